@@ -1,0 +1,23 @@
+import torch
+
+from vlmkit.device import device_slug
+from vlmkit.environment import capability_report, probe_sdpa_backends
+
+
+def test_capability_report_on_cpu():
+    report = capability_report("cpu")
+    assert report["device"] == "cpu" and report["total_memory_bytes"] > 0
+    assert set(report["sdpa_backends"]) == {"math", "flash", "memory-efficient", "cudnn"}
+    assert report["sdpa_backends"]["math"] == "works"
+    assert report["bitsandbytes_backend"].startswith("bitsandbytes")
+    assert report["tf32"]["supported"] is False
+    assert "CUDA" in report["flash_attn_package"]
+
+
+def test_probe_reports_refusals_instead_of_raising():
+    result = probe_sdpa_backends(torch.device("cpu"))
+    assert all(v == "works" or v.startswith("unavailable") for v in result.values())
+
+
+def test_device_slug():
+    assert device_slug(torch.device("cpu")).startswith("cpu-")

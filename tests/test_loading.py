@@ -1,0 +1,80 @@
+import bitsandbytes as bnb
+import pytest
+import torch
+from torch import nn
+
+from vlmkit.precision import ALL_PRECISIONS, PRECISIONS
+
+
+@pytest.mark.parametrize("precision", ALL_PRECISIONS)
+def test_every_precision_loads_with_the_right_layers(loaded_by_precision, precision):
+    loaded = loaded_by_precision(precision)
+    prec, model, report = PRECISIONS[precision], loaded.model, loaded.report
+    linears = {n: m for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+    assert isinstance(linears["lm_head"], nn.Linear) and type(linears["lm_head"]) is nn.Linear
+    others = [m for n, m in linears.items() if n != "lm_head"]
+    if prec.quantization == "int8":
+        assert all(isinstance(m, bnb.nn.Linear8bitLt) for m in others)
+        assert {m.state.threshold for m in others} == {prec.int8_threshold}
+        assert report.weights.quantized_layers == {"Linear8bitLt": len(others)}
+        assert others[0].weight.dtype == torch.int8
+    elif prec.quantization == "4bit":
+        assert all(isinstance(m, bnb.nn.Linear4bit) for m in others)
+        states = [m.weight.quant_state for m in others]
+        assert {s.quant_type for s in states} == {prec.quant_type}
+        assert {s.nested for s in states} == {prec.double_quant}
+        assert {m.compute_dtype for m in others} == {torch.bfloat16}
+        assert report.weights.quantized_layers == {"Linear4bit": len(others)}
+    else:
+        assert all(type(m) is nn.Linear for m in others)
+        assert model.lm_head.weight.dtype == prec.dtype
+        assert report.weights.quantized_layers == {}
+    assert report.precision == precision and report.device == "cpu"
+    assert report.attention.used == "sdpa"
+    if prec.is_quantized:
+        assert report.weights.unquantized_linears == ["lm_head"]
+        assert "CPU" in report.quant_backend
+    else:
+        assert report.quant_backend is None
+
+
+def test_footprints_are_ordered(loaded_by_precision):
+    size = {p: loaded_by_precision(p).report.weights.total_bytes for p in ("nf4", "int8", "bf16", "fp32")}
+    assert size["nf4"] < size["int8"] < size["bf16"] < size["fp32"]
+    assert size["fp32"] == pytest.approx(2 * size["bf16"], rel=1e-3)  # fp32 rotary buffers are the same in both
+
+
+def test_breakdown_matches_transformers_and_adds_quant_constants(loaded_by_precision):
+    bf16 = loaded_by_precision("bf16").report
+    assert bf16.weights.total_bytes == bf16.hf_memory_footprint
+    assert bf16.weights.bytes_of_kind("quantization constants") == 0
+    for name in ("int8", "nf4", "nf4-dq"):
+        rep = loaded_by_precision(name).report
+        constants = rep.weights.bytes_of_kind("quantization constants")
+        assert constants > 0
+        assert rep.weights.total_bytes >= rep.hf_memory_footprint
+    # double quantization shrinks the 4-bit constants (fp32 absmax -> 8 bit)
+    nf4 = loaded_by_precision("nf4").report.weights.bytes_of_kind("quantization constants")
+    dq = loaded_by_precision("nf4-dq").report.weights.bytes_of_kind("quantization constants")
+    assert dq < nf4
+
+
+def test_logical_parameters_are_the_same_in_every_precision(loaded_by_precision):
+    counts = {p: loaded_by_precision(p).report.weights.total_params for p in ("bf16", "int8", "nf4")}
+    assert len(set(counts.values())) == 1, counts
+
+
+def test_embeddings_and_lm_head_stay_16_bit(loaded_by_precision):
+    for name in ("int8", "nf4"):
+        b = loaded_by_precision(name).report.weights.bytes_by
+        assert b["token embeddings"]["quantized weights"] == 0 and b["token embeddings"]["unquantized tensors"] > 0
+        assert b["lm_head"]["quantized weights"] == 0
+        assert b["vision tower"]["quantized weights"] > 0
+
+
+def test_report_serialises(loaded_by_precision):
+    import json
+
+    data = loaded_by_precision("nf4").report.as_dict()
+    assert json.loads(json.dumps(data))["precision"] == "nf4"
+    assert data["memory"]["kind"] == "cpu-rss"

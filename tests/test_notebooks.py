@@ -1,0 +1,77 @@
+"""The notebooks as programs: papermill runs with injected parameters, and the book runner."""
+
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from vlmkit.book import NOTEBOOK_DIR, book_notebooks, notebook_needs, run_book
+from vlmkit.precision import PRECISIONS
+from vlmkit.records import load_records
+
+
+def test_every_notebook_is_a_clean_source_with_one_parameters_cell():
+    notebooks = book_notebooks()
+    assert [p.name[:2] for p in notebooks] == ["00", "01"]
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, path
+        assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+        assert nb.metadata["kernelspec"]["name"] == "python3"
+        needs = notebook_needs(path)
+        assert {"title", "devices", "cpu_minutes", "cuda_minutes"} <= set(needs)
+        first = nb.cells[0].source
+        assert all(h in first for h in ("## Overview", "## Prerequisites", "Time to run", "System requirements"))
+        assert "## Summary" in nb.cells[-1].source and "## What's next" in nb.cells[-1].source
+        for line in tagged[0].source.splitlines():
+            name = line.split("=")[0].strip()
+            assert name.isupper() and "#" in line, line  # UPPERCASE and annotated
+
+
+def test_loading_notebook_with_injected_parameters(tmp_path):
+    out = tmp_path / "01.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOK_DIR / "01_loading_precisions.ipynb"), str(out), cwd=str(NOTEBOOK_DIR),
+        parameters={"DEVICE": "cpu", "PRECISIONS": "bf16,int8,nf4", "NEW_TOKENS": 2, "IMAGE_SIZE": 32,
+                    "RESULTS_DIR": str(tmp_path)},
+        kernel_name="python3", progress_bar=False)
+    recs = [r for r in load_records(tmp_path / "01_loading_precisions.json") if r["experiment"] == "load"]
+    assert [r["precision"] for r in recs] == ["bf16", "int8", "nf4"]
+    assert len({r["run_id"] for r in recs}) == 1
+    by = {r["precision"]: r for r in recs}
+    for name, r in by.items():
+        assert r["model"] == "qwen3-vl-tiny" and r["shapes"]["image"] == [32, 32] and r["repeats"] == 1
+        assert r["provenance"]["device"] == "cpu" and r["provenance"]["versions"]["bitsandbytes"]
+        load, ask = r["metrics"]["load"], r["metrics"]["ask"]
+        assert (sum(load["weights"]["quantized_layers"].values()) > 0) == PRECISIONS[name].is_quantized
+        assert ask["tokens_out"] == 2 and ask["visual_tokens"] == 1
+        assert load["load_seconds"] > 0 and load["memory"]["kind"] == "cpu-rss"
+    size = {p: by[p]["metrics"]["load"]["weights"]["total_bytes"] for p in by}
+    assert size["nf4"] < size["int8"] < size["bf16"]
+    # parameters are the same model whatever the precision
+    assert len({by[p]["metrics"]["load"]["weights"]["total_params"] for p in by}) == 1
+
+
+def test_book_runner_keeps_going_and_loses_nothing(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    good = new_notebook(cells=[
+        new_code_cell('DEVICE = "auto"', metadata={"tags": ["parameters"]}),
+        new_code_cell('from vlmkit.records import ResultsStore\n'
+                      'ResultsStore("00_good").record("x", model=None, precision=None, shapes={}, repeats=1, metrics={"v": 1})'),
+    ])
+    bad = new_notebook(cells=[new_code_cell('DEVICE = "auto"', metadata={"tags": ["parameters"]}),
+                              new_code_cell("raise RuntimeError('boom')")])
+    for nb, name in ((good, "00_good.ipynb"), (bad, "01_bad.ipynb"), (good, "02_good.ipynb")):
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, notebooks / name)
+    manifest = run_book("cpu", tmp_path / "build", notebooks=notebooks)
+    assert [e["status"] for e in manifest["notebooks"]] == ["ok", "failed", "ok"]
+    assert "boom" in manifest["notebooks"][1]["error"]
+    target = next((tmp_path / "build").iterdir())
+    assert target.name.startswith("cpu-")
+    assert {p.name for p in target.iterdir()} >= {"00_good.ipynb", "01_bad.ipynb", "02_good.ipynb", "run.json", "results"}
+    assert len(load_records(target / "results" / "00_good.json")) == 2  # both good notebooks recorded

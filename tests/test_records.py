@@ -1,0 +1,63 @@
+import json
+
+import pytest
+
+from vlmkit import records
+from vlmkit.records import ResultsStore, latest_run, load_records
+
+
+def make(tmp_path, **kw):
+    store = ResultsStore("nb", tmp_path, "cpu")
+    store.record("exp", model="m", precision="bf16", shapes={"image": [32, 32]}, repeats=3, metrics={"x": 1.5}, **kw)
+    return store
+
+
+def test_record_carries_full_provenance(tmp_path):
+    store = make(tmp_path)
+    (rec,) = load_records(store.path)
+    assert rec["model"] == "m" and rec["precision"] == "bf16" and rec["repeats"] == 3
+    assert rec["shapes"] == {"image": [32, 32]} and rec["metrics"] == {"x": 1.5}
+    prov = rec["provenance"]
+    assert prov["device"] == "cpu" and prov["device_name"].startswith("CPU") and prov["total_memory_bytes"] > 0
+    assert {"python", "torch", "transformers", "bitsandbytes", "vlmkit"} <= set(prov["versions"])
+    assert prov["versions"]["transformers"] and prov["timestamp"].endswith("+00:00")
+
+
+def test_runs_are_told_apart(tmp_path, monkeypatch):
+    monkeypatch.setenv("VLMKIT_RUN_ID", "first")
+    make(tmp_path)
+    monkeypatch.setenv("VLMKIT_RUN_ID", "second")
+    store = make(tmp_path)
+    store.record("exp2", model="m", precision="nf4", shapes={}, repeats=1, metrics={})
+    everything = load_records(store.path)
+    assert len(everything) == 3
+    assert [r["run_id"] for r in latest_run(everything)] == ["second", "second"]
+    assert len(store.records()) == 2
+
+
+def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
+    store = make(tmp_path)
+    before = store.path.read_text()
+
+    def broken_dump(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(records.json, "dump", broken_dump)
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.record("exp", model="m", precision="bf16", shapes={}, repeats=1, metrics={})
+    assert store.path.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == [store.path.name]  # no temporary file left behind
+
+
+def test_an_unreadable_file_is_kept_aside(tmp_path):
+    path = tmp_path / "nb.json"
+    path.write_text("{ not json")
+    store = make(tmp_path)
+    assert len(load_records(store.path)) == 1
+    kept = [p for p in tmp_path.iterdir() if "unreadable" in p.name]
+    assert len(kept) == 1 and kept[0].read_text() == "{ not json"
+
+
+def test_results_are_plain_json(tmp_path):
+    store = make(tmp_path)
+    assert json.loads(store.path.read_text())["schema"] == records.SCHEMA_VERSION

@@ -1,0 +1,50 @@
+"""vlmkit: the package behind the *Quantization Reality* experiment book.
+
+Each public helper's docstring names the notebook that teaches it.
+"""
+
+from vlmkit.checkpoint import validate_checkpoint, write_checkpoint
+from vlmkit.device import resolve_device
+from vlmkit.errors import (
+    BackendUnavailableError,
+    CheckpointError,
+    ConfigurationError,
+    ConversationError,
+    DeviceUnavailableError,
+    ImageInputError,
+    ImageTooLargeError,
+    UnknownModelError,
+    VLMKitError,
+)
+from vlmkit.inference import Answer, CallStats, VLMInference
+from vlmkit.loading import LoadedModel, LoadReport, load_model
+from vlmkit.precision import ALL_PRECISIONS, PRECISIONS, get_precision
+from vlmkit.registry import REGISTRY, get_spec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ALL_PRECISIONS",
+    "Answer",
+    "BackendUnavailableError",
+    "CallStats",
+    "CheckpointError",
+    "ConfigurationError",
+    "ConversationError",
+    "DeviceUnavailableError",
+    "ImageInputError",
+    "ImageTooLargeError",
+    "LoadReport",
+    "LoadedModel",
+    "PRECISIONS",
+    "REGISTRY",
+    "UnknownModelError",
+    "VLMInference",
+    "VLMKitError",
+    "get_precision",
+    "get_spec",
+    "load_model",
+    "resolve_device",
+    "validate_checkpoint",
+    "write_checkpoint",
+]

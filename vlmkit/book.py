@@ -1,0 +1,106 @@
+"""The book's runner: execute every notebook with papermill on this machine's device.
+
+``python -m vlmkit.book`` writes the executed notebooks, their results JSON and
+a ``run.json`` manifest into ``build/<device>/`` (e.g. ``build/nvidia-h200/``).
+A failing notebook is reported and the others still run; nothing already
+recorded is lost. Reference runs are such folders, copied under ``reference/``.
+
+Taught in ``notebooks/00_environment.ipynb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from vlmkit.device import device_slug, resolve_device
+from vlmkit.records import atomic_write_json, provenance
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def book_notebooks(directory: Path = NOTEBOOK_DIR) -> list[Path]:
+    """The book's notebooks in reading order (``NN_name.ipynb``)."""
+    return sorted(p for p in directory.glob("[0-9][0-9]_*.ipynb"))
+
+
+def notebook_needs(path: Path) -> dict[str, Any]:
+    """A notebook's declared needs (``metadata.vlmkit``): devices, minutes on each, what it teaches.
+
+    Taught in ``notebooks/00_environment.ipynb``.
+    """
+    meta = nbformat.read(path, as_version=4).metadata.get("vlmkit", {})
+    return {"notebook": path.stem, **meta}
+
+
+def run_book(device: str = "auto", out: Path = Path("build"), only: list[str] | None = None,
+             notebooks: Path = NOTEBOOK_DIR) -> dict[str, Any]:
+    """Execute the book's notebooks into ``out/<device-slug>/`` and return the run manifest.
+
+    Taught in ``notebooks/00_environment.ipynb``.
+    """
+    dev = resolve_device(device)
+    target = (out / device_slug(dev)).resolve()
+    results = target / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    manifest: dict[str, Any] = {"run_id": run_id, "device": provenance(dev), "notebooks": []}
+    saved = {k: os.environ.get(k) for k in ("VLMKIT_RESULTS_DIR", "VLMKIT_RUN_ID")}
+    os.environ.update(VLMKIT_RESULTS_DIR=str(results), VLMKIT_RUN_ID=run_id)  # the kernels inherit these
+    try:
+        _execute_all(book_notebooks(notebooks), only, dev.type, target, manifest)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return manifest
+
+
+def _execute_all(sources: list[Path], only: list[str] | None, device_type: str, target: Path,
+                 manifest: dict[str, Any]) -> None:
+    import papermill
+
+    for source in sources:
+        if only and not any(source.name.startswith(prefix) for prefix in only):
+            continue
+        started = time.perf_counter()
+        entry: dict[str, Any] = {"notebook": source.name, "status": "ok"}
+        try:
+            papermill.execute_notebook(
+                str(source), str(target / source.name), parameters={"DEVICE": device_type},
+                cwd=str(source.parent), kernel_name="python3", language="python",
+            )
+        except Exception as exc:  # papermill raises its own error types; the run goes on
+            entry.update(status="failed", error=f"{type(exc).__name__}: {str(exc)[-2000:]}")
+            print(f"FAILED {source.name}: {type(exc).__name__}", file=sys.stderr)
+        entry["seconds"] = round(time.perf_counter() - started, 1)
+        manifest["notebooks"].append(entry)
+        atomic_write_json(target / "run.json", manifest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m vlmkit.book [--device auto|cpu|cuda] [--out build] [--only 00 01]``."""
+    parser = argparse.ArgumentParser(description="Run the vlmkit book on this machine's device with papermill.")
+    parser.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu or cuda")
+    parser.add_argument("--out", default="build", type=Path, help="folder for build/<device>/ (default: build)")
+    parser.add_argument("--only", nargs="*", help="notebook number prefixes to run, e.g. 00 01")
+    args = parser.parse_args(argv)
+    manifest = run_book(args.device, args.out, args.only)
+    for entry in manifest["notebooks"]:
+        print(f"{entry['status']:>6}  {entry['seconds']:7.1f} s  {entry['notebook']}")
+    return 0 if all(e["status"] == "ok" for e in manifest["notebooks"]) and manifest["notebooks"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

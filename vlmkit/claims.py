@@ -1,0 +1,55 @@
+"""The seed's claims, as data, and the verdict helper that compares a measurement with a claim.
+
+The claims are quoted, not measured: they are what the book puts to the test.
+Taught in ``notebooks/01_loading_precisions.ipynb``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: "BF16 8B needs 16 GB, INT8 8 GB, INT4 4 GB" (decimal gigabytes), for Qwen3-VL-8B.
+SEED_MEMORY_CLAIMS_GB: dict[str, float] = {"bf16": 16.0, "int8": 8.0, "nf4": 4.0}
+SEED_MEMORY_CLAIM_TEXT = "BF16 8B needs 16 GB, INT8 8 GB, INT4 4 GB"
+#: The registry entry the seed's memory claims are about.
+SEED_MEMORY_CLAIM_MODEL = "qwen3-vl-8b"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A measured value against a claimed range: ``holds``, ``below`` or ``above`` the claim."""
+
+    measured: float
+    claimed_low: float
+    claimed_high: float
+    tolerance: float
+    outcome: str
+
+    @property
+    def ratio_to_claim(self) -> float:
+        """Measured over the middle of the claimed range."""
+        return self.measured / ((self.claimed_low + self.claimed_high) / 2)
+
+
+def verdict(measured: float, claimed_low: float, claimed_high: float | None = None, *, tolerance: float = 0.10,
+            spread: tuple[float, float] | None = None) -> Verdict:
+    """Classify a measurement against a claimed value or range.
+
+    The claim holds when the measurement lies within the range widened by
+    ``tolerance`` (relative), or when the measured spread ``(low, high)``
+    overlaps that widened range: noise that straddles the boundary does not
+    refute a claim. Otherwise the measurement is ``below`` or ``above`` it.
+    Taught in ``notebooks/01_loading_precisions.ipynb``.
+    """
+    high = claimed_low if claimed_high is None else claimed_high
+    if high < claimed_low:
+        raise ValueError(f"claimed range is reversed: {claimed_low} > {high}")
+    lo_edge, hi_edge = claimed_low * (1 - tolerance), high * (1 + tolerance)
+    m_lo, m_hi = spread if spread is not None else (measured, measured)
+    if m_hi >= lo_edge and m_lo <= hi_edge:
+        outcome = "holds"
+    elif measured < lo_edge:
+        outcome = "below"
+    else:
+        outcome = "above"
+    return Verdict(measured, claimed_low, high, tolerance, outcome)

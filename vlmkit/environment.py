@@ -1,0 +1,82 @@
+"""The environment and capability report: what this machine can run, measured rather than assumed.
+
+Taught in ``notebooks/00_environment.ipynb``.
+"""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from vlmkit.attention import flash_attn_unavailable_reason
+from vlmkit.device import bitsandbytes_backend, resolve_device
+from vlmkit.errors import BackendUnavailableError
+from vlmkit.records import provenance
+
+SDPA_BACKENDS = {
+    "math": SDPBackend.MATH,
+    "flash": SDPBackend.FLASH_ATTENTION,
+    "memory-efficient": SDPBackend.EFFICIENT_ATTENTION,
+    "cudnn": SDPBackend.CUDNN_ATTENTION,
+}
+
+
+def probe_sdpa_backends(device: torch.device, dtype: torch.dtype | None = None) -> dict[str, str]:
+    """Run one small attention call through each SDPA backend; ``"works"`` or the reason it refused.
+
+    Taught in ``notebooks/00_environment.ipynb``.
+    """
+    dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
+    q = torch.randn(1, 8, 128, 64, device=device, dtype=dtype)
+    results = {}
+    for name, backend in SDPA_BACKENDS.items():
+        try:
+            with sdpa_kernel([backend]):
+                F.scaled_dot_product_attention(q, q, q, is_causal=True)
+            results[name] = "works"
+        except RuntimeError as exc:
+            results[name] = f"unavailable: {str(exc).splitlines()[0][:120]}"
+    return results
+
+
+def tf32_status(device: torch.device) -> dict[str, Any]:
+    """Whether the device has TF32 tensor cores, and whether PyTorch currently uses them."""
+    supported = device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
+    return {
+        "supported": supported,
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+        "cuda_matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+        "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+    }
+
+
+def capability_report(device: str | torch.device | None = None) -> dict[str, Any]:
+    """Device, memory, compute capability, quantization backend, attention backends, TF32 and versions.
+
+    Taught in ``notebooks/00_environment.ipynb``.
+    """
+    dev = resolve_device(device)
+    try:
+        bnb = bitsandbytes_backend(dev)
+    except BackendUnavailableError as exc:
+        bnb = f"unavailable: {exc}"
+    flash_reason = flash_attn_unavailable_reason(dev)
+    report = provenance(dev)
+    report.update(
+        {
+            "cuda_available": torch.cuda.is_available(),
+            "gpu_count": torch.cuda.device_count(),
+            "torch_threads": torch.get_num_threads(),
+            "bitsandbytes_backend": bnb,
+            "sdpa_backends": probe_sdpa_backends(dev),
+            "flash_attn_package": "usable" if flash_reason is None else flash_reason,
+            "flash_attn_installed": find_spec("flash_attn") is not None,
+            "tf32": tf32_status(dev),
+            "bf16_supported": dev.type == "cpu" or torch.cuda.is_bf16_supported(),
+        }
+    )
+    return report

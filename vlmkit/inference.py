@@ -1,0 +1,233 @@
+"""``VLMInference``: ask a vision-language model about an image, then follow up on the same KV cache.
+
+This is the seed's interface, so its examples run as written::
+
+    vlm = VLMInference(model="qwen3-vl-tiny", load_in_4bit=True)
+    answer = vlm.ask("photo.png", "What is in the image?", max_new_tokens=16)
+    answer.text, answer.stats.prefill_s, answer.stats.decode_s_per_token
+    vlm.follow_up("And what colour is it?")   # reuses the cache: the image is not encoded again
+
+Taught in ``notebooks/01_loading_precisions.ipynb``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers.generation.streamers import BaseStreamer
+
+from vlmkit.errors import ConfigurationError, ConversationError
+from vlmkit.images import ImageLike, check_pixel_budget, to_rgb_image
+from vlmkit.loading import LoadedModel, LoadReport, load_model
+from vlmkit.memory import MemoryProbe
+from vlmkit.precision import precision_from_flags
+
+
+@dataclass(frozen=True)
+class CallStats:
+    """Measurements of one ``ask`` or ``follow_up`` call.
+
+    ``prefill_s`` runs from the call's start to the first new token (image
+    encoding included); ``decode_s_per_token`` averages the tokens after it.
+    ``tokens_in`` are the tokens this call pushed through the model at prefill;
+    ``tokens_cached`` the ones it took from the KV cache instead.
+    """
+
+    prefill_s: float
+    decode_s_per_token: float | None
+    total_s: float
+    tokens_in: int
+    tokens_cached: int
+    tokens_out: int
+    visual_tokens: int
+    peak_memory_bytes: int
+    memory_kind: str
+
+    def as_dict(self) -> dict:
+        """A plain dict for records."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The decoded answer and the measurements of the call that produced it."""
+
+    text: str
+    stats: CallStats
+
+
+class _TokenClock(BaseStreamer):
+    """Timestamps every token ``generate`` emits (it copies each to the host, which synchronises)."""
+
+    def __init__(self) -> None:
+        self.stamps: list[float] = []
+        self._prompt_seen = False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self._prompt_seen:  # generate first hands over the prompt
+            self._prompt_seen = True
+            return
+        self.stamps.append(time.perf_counter())
+
+    def end(self) -> None:
+        pass
+
+
+@dataclass
+class _Conversation:
+    sequences: torch.Tensor
+    cache: object
+    rope_deltas: torch.Tensor | None
+
+
+class VLMInference:
+    """A loaded VLM with per-call statistics and KV-cache reuse for follow-up questions.
+
+    ``load_in_8bit`` is LLM.int8 (threshold 6.0), ``load_in_4bit`` is NF4 with bf16
+    compute; ``precision`` names any of ``vlmkit.PRECISIONS`` instead. With
+    ``use_flash_attention`` the flash-attn package is used where it can run, else
+    SDPA with a note in ``report.notes`` (or an error, with ``strict_attention``).
+    ``use_compile`` is accepted and recorded; the speed notebook measures compilation.
+    Taught in ``notebooks/01_loading_precisions.ipynb``.
+    """
+
+    def __init__(
+        self,
+        model: str | Path = "Qwen/Qwen3-VL-8B-Instruct",
+        load_in_8bit: bool = False,
+        load_in_4bit: bool = False,
+        use_compile: bool = False,
+        use_flash_attention: bool = False,
+        device: str | torch.device | None = None,
+        *,
+        precision: str | None = None,
+        attn_implementation: str | None = None,
+        strict_attention: bool = False,
+        resize_large_images: bool = False,
+    ):
+        prec = precision_from_flags(load_in_8bit, load_in_4bit, precision)
+        loaded = load_model(
+            model,
+            prec,
+            device=device,
+            attn_implementation=attn_implementation,
+            use_flash_attention=use_flash_attention,
+            strict_attention=strict_attention,
+        )
+        self._adopt(loaded, use_compile, resize_large_images)
+
+    @classmethod
+    def from_loaded(cls, loaded: LoadedModel, *, use_compile: bool = False,
+                    resize_large_images: bool = False) -> "VLMInference":
+        """Wrap a model that ``load_model`` already loaded (no second load).
+
+        Taught in ``notebooks/01_loading_precisions.ipynb``.
+        """
+        instance = cls.__new__(cls)
+        instance._adopt(loaded, use_compile, resize_large_images)
+        return instance
+
+    def _adopt(self, loaded: LoadedModel, use_compile: bool, resize_large_images: bool) -> None:
+        self.model = loaded.model
+        self.processor = loaded.processor
+        self.report: LoadReport = loaded.report
+        self.device = self.model.device
+        self.use_compile = use_compile
+        if use_compile:
+            self.report.notes.append("use_compile=True is recorded; compilation itself is measured in the speed notebook")
+        self.resize_large_images = resize_large_images
+        self._conversation: _Conversation | None = None
+
+    @property
+    def max_pixels(self) -> int:
+        """The image processor's pixel budget (``size['longest_edge']``)."""
+        return int(self.processor.image_processor.size["longest_edge"])
+
+    def ask(self, image: ImageLike, question: str, max_new_tokens: int = 64, min_new_tokens: int | None = None) -> Answer:
+        """Answer ``question`` about ``image``; starts a new conversation.
+
+        ``min_new_tokens`` fixes the answer length (benchmarks set it equal to
+        ``max_new_tokens`` so that they time speed, not answer length).
+        Taught in ``notebooks/01_loading_precisions.ipynb``.
+        """
+        if not isinstance(question, str) or not question.strip():
+            raise ConfigurationError("the question must be a non-empty string")
+        pil = to_rgb_image(image)
+        if not self.resize_large_images:
+            check_pixel_budget(pil, self.max_pixels, self.processor.image_processor.patch_size)
+        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+        prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True)
+        inputs = self.processor(text=[prompt], images=[pil], return_tensors="pt").to(self.device)
+        inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        visual_tokens = int((inputs["input_ids"] == self.model.config.image_token_id).sum())
+        self._conversation = None
+        return self._generate(dict(inputs), cache=None, visual_tokens=visual_tokens,
+                              max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens)
+
+    def follow_up(self, question: str, max_new_tokens: int = 64, min_new_tokens: int | None = None) -> Answer:
+        """Ask a further question in the same conversation, reusing its KV cache.
+
+        Only the new turn's tokens go through the model at prefill; the image and the
+        earlier turns come from the cache (``stats.tokens_cached`` says how many).
+        Taught in ``notebooks/01_loading_precisions.ipynb``.
+        """
+        if self._conversation is None:
+            raise ConversationError("follow_up() continues a conversation: call ask(image, question) first")
+        if not isinstance(question, str) or not question.strip():
+            raise ConfigurationError("the question must be a non-empty string")
+        conv = self._conversation
+        tokenizer = self.processor.tokenizer
+        closed = int(conv.sequences[0, -1]) == tokenizer.convert_tokens_to_ids("<|im_end|>")
+        turn = self.processor.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True)
+        text = ("\n" if closed else "<|im_end|>\n") + turn
+        new_ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"].to(self.device)
+        input_ids = torch.cat([conv.sequences, new_ids], dim=1)
+        inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+        self.model.model.rope_deltas = conv.rope_deltas
+        return self._generate(inputs, cache=conv.cache, visual_tokens=0,
+                              max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens)
+
+    def reset(self) -> None:
+        """Forget the conversation and free its KV cache."""
+        self._conversation = None
+
+    def _generate(self, inputs: dict, cache: object, visual_tokens: int, max_new_tokens: int,
+                  min_new_tokens: int | None) -> Answer:
+        if max_new_tokens < 1 or (min_new_tokens is not None and not 0 <= min_new_tokens <= max_new_tokens):
+            raise ConfigurationError(
+                f"need max_new_tokens >= 1 and 0 <= min_new_tokens <= max_new_tokens, got {max_new_tokens}, {min_new_tokens}"
+            )
+        cached = cache.get_seq_length() if cache is not None else 0
+        prompt_len = inputs["input_ids"].shape[1]
+        clock = _TokenClock()
+        with torch.inference_mode(), MemoryProbe(self.device) as probe:
+            start = time.perf_counter()
+            out = self.model.generate(
+                **inputs,
+                past_key_values=cache,
+                max_new_tokens=max_new_tokens,
+                min_new_tokens=min_new_tokens,
+                return_dict_in_generate=True,
+                streamer=clock,
+            )
+            end = time.perf_counter()
+        new_tokens = out.sequences[0, prompt_len:]
+        self._conversation = _Conversation(out.sequences, out.past_key_values, self.model.model.rope_deltas)
+        first = clock.stamps[0] if clock.stamps else end
+        decode = (clock.stamps[-1] - first) / (len(clock.stamps) - 1) if len(clock.stamps) > 1 else None
+        stats = CallStats(
+            prefill_s=first - start,
+            decode_s_per_token=decode,
+            total_s=end - start,
+            tokens_in=prompt_len - cached,
+            tokens_cached=cached,
+            tokens_out=int(new_tokens.numel()),
+            visual_tokens=visual_tokens,
+            peak_memory_bytes=probe.result.peak_bytes,
+            memory_kind=probe.result.kind,
+        )
+        text = self.processor.decode(new_tokens, skip_special_tokens=True)
+        return Answer(text=text, stats=stats)

@@ -1,0 +1,107 @@
+"""Honest memory numbers on both devices.
+
+On CUDA: bytes allocated by PyTorch's caching allocator (``memory_allocated``),
+its peak since a reset (``max_memory_allocated``) and what it holds from the
+driver (``memory_reserved``). On the CPU there is no allocator to ask, so the
+process's resident set size (RSS) and its high-water mark (``VmHWM``, reset
+through ``/proc/self/clear_refs`` where Linux allows it) stand in, labelled as such.
+
+Taught in ``notebooks/01_loading_precisions.ipynb``.
+"""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import torch
+
+from vlmkit.device import synchronize
+
+
+def free_memory(device: torch.device) -> None:
+    """Collect garbage and return cached CUDA blocks, so the next measurement starts clean."""
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.empty_cache()
+
+
+def _rss() -> int:
+    return psutil.Process().memory_info().rss
+
+
+def _reset_cpu_peak() -> bool:
+    """Reset the kernel's peak-RSS counter; False where Linux does not allow it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _cpu_peak() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return _rss()
+
+
+@dataclass
+class MemoryDelta:
+    """Memory during a block of work, relative to just before it.
+
+    ``kind`` says what was measured: ``"cuda-allocator"`` or ``"cpu-rss"``.
+    ``peak_bytes`` is the high-water mark over the block minus the starting level;
+    ``retained_bytes`` is what is still held after it (say, the loaded weights).
+    """
+
+    kind: str
+    start_bytes: int = 0
+    peak_bytes: int = 0
+    retained_bytes: int = 0
+    reserved_bytes: int | None = None
+    peak_is_exact: bool = True
+
+    def as_dict(self) -> dict:
+        """The fields as a plain dict, for records."""
+        return dict(self.__dict__)
+
+
+class MemoryProbe:
+    """Context manager that measures the peak and retained memory of the work inside it.
+
+    Taught in ``notebooks/01_loading_precisions.ipynb``::
+
+        with MemoryProbe(device) as probe:
+            model = load(...)
+        probe.result.peak_bytes
+    """
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.result = MemoryDelta(kind="cuda-allocator" if device.type == "cuda" else "cpu-rss")
+
+    def __enter__(self) -> "MemoryProbe":
+        gc.collect()
+        synchronize(self.device)
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.result.start_bytes = torch.cuda.memory_allocated(self.device)
+        else:
+            self.result.peak_is_exact = _reset_cpu_peak()
+            self.result.start_bytes = _rss()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        synchronize(self.device)
+        start = self.result.start_bytes
+        if self.device.type == "cuda":
+            self.result.peak_bytes = torch.cuda.max_memory_allocated(self.device) - start
+            self.result.retained_bytes = torch.cuda.memory_allocated(self.device) - start
+            self.result.reserved_bytes = torch.cuda.memory_reserved(self.device)
+        else:
+            self.result.peak_bytes = max(_cpu_peak() - start, 0)
+            self.result.retained_bytes = _rss() - start
