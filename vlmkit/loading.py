@@ -89,17 +89,18 @@ class LoadedModel:
     report: LoadReport
 
 
-def resolve_source(model: str | Path) -> str:
+def resolve_source(model: str | Path, init_device: str = "cpu") -> str:
     """Turn a registry name, a local directory or a hub id into what ``from_pretrained`` takes.
 
-    Registry names are written (or found in the cache) first; local directories
+    Registry names are written (or found in the cache) first, with random weights
+    drawn on ``init_device`` (``"cuda"`` builds the 8B model in a second); local directories
     are checked for completeness; anything with a ``/`` that is not a directory is
     passed to the hub as an id.
     Taught in ``notebooks/01_loading_precisions.ipynb``.
     """
     text = str(model)
     if text in REGISTRY:
-        return str(write_checkpoint(text))
+        return str(write_checkpoint(text, device=init_device))
     path = Path(text).expanduser()
     if path.is_dir():
         validate_checkpoint(path)
@@ -129,7 +130,7 @@ def load_model(
     dev = resolve_device(device)
     quant_backend = bitsandbytes_backend(dev) if prec.is_quantized else None
     attention = choose_attention(dev, attn_implementation, use_flash_attention, strict_attention)
-    source = resolve_source(model)
+    source = resolve_source(model, init_device="cuda" if dev.type == "cuda" else "cpu")
 
     start = time.perf_counter()
     with MemoryProbe(dev) as probe:

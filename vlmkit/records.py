@@ -38,6 +38,10 @@ def package_versions() -> dict[str, str | None]:
             found[name] = version(name)
         except PackageNotFoundError:
             found[name] = None
+    if found["vlmkit"] is None:  # run from a checkout on PYTHONPATH, not installed
+        import vlmkit
+
+        found["vlmkit"] = vlmkit.__version__
     found["cuda"] = torch.version.cuda
     return found
 
