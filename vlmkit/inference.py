@@ -167,6 +167,28 @@ class VLMInference:
         return self._generate(dict(inputs), cache=None, visual_tokens=visual_tokens,
                               max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens)
 
+    @torch.inference_mode()
+    def ask_batch(self, images: list[ImageLike], questions: list[str], max_new_tokens: int = 8) -> list[str]:
+        """Answer many (image, question) pairs in one left-padded batch; no stats, no conversation.
+
+        For evaluation, where thousands of short answers would take minutes one by one.
+        Taught in ``notebooks/02_quality.ipynb``.
+        """
+        if len(images) != len(questions) or not images:
+            raise ConfigurationError(f"need as many images as questions (and at least one), got {len(images)} and {len(questions)}")
+        pils = [to_rgb_image(im) for im in images]
+        if not self.resize_large_images:
+            for pil in pils:
+                check_pixel_budget(pil, self.max_pixels, self.processor.image_processor.patch_size)
+        prompts = [self.processor.apply_chat_template(
+            [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": q}]}], add_generation_prompt=True)
+            for q in questions]
+        inputs = self.processor(text=prompts, images=pils, padding=True, return_tensors="pt").to(self.device)
+        inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        out = self.model.generate(**inputs, max_new_tokens=max_new_tokens)
+        new = out[:, inputs["input_ids"].shape[1]:]
+        return [t.strip() for t in self.processor.batch_decode(new, skip_special_tokens=True)]
+
     def follow_up(self, question: str, max_new_tokens: int = 64, min_new_tokens: int | None = None) -> Answer:
         """Ask a further question in the same conversation, reusing its KV cache.
 
