@@ -54,6 +54,8 @@ def test_rendered_image_has_the_shape_colours():
 def test_committed_test_split_is_what_the_generator_makes(tmp_path):
     save_split(standard_splits(seed=0)["test"], tmp_path)
     assert (tmp_path / "questions.jsonl").read_text() == (ROOT / "data/shapes-test/questions.jsonl").read_text()
+    readme = (ROOT / "data/shapes-test/README.md").read_text()
+    assert readme == (tmp_path / "README.md").read_text().replace(tmp_path.as_posix(), "data/shapes-test")
     rows = load_split(ROOT / "data/shapes-test")
     assert len(rows) > 1000 and {r["family"] for r in rows} == set(FAMILIES)
     assert rows[0]["pil"].size == (IMAGE_SIZE, IMAGE_SIZE)

@@ -59,6 +59,14 @@ class Answer:
     stats: CallStats
 
 
+@dataclass(frozen=True)
+class BatchAnswers:
+    """Answers of a batch, and the logits each answer's first token was chosen from."""
+
+    texts: list[str]
+    first_token_logits: torch.Tensor
+
+
 class _TokenClock(BaseStreamer):
     """Timestamps every token ``generate`` emits (it copies each to the host, which synchronises)."""
 
@@ -167,11 +175,19 @@ class VLMInference:
         return self._generate(dict(inputs), cache=None, visual_tokens=visual_tokens,
                               max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens)
 
-    @torch.inference_mode()
     def ask_batch(self, images: list[ImageLike], questions: list[str], max_new_tokens: int = 8) -> list[str]:
         """Answer many (image, question) pairs in one left-padded batch; no stats, no conversation.
 
-        For evaluation, where thousands of short answers would take minutes one by one.
+        Taught in ``notebooks/02_quality.ipynb``.
+        """
+        return self.answer_batch(images, questions, max_new_tokens).texts
+
+    @torch.inference_mode()
+    def answer_batch(self, images: list[ImageLike], questions: list[str], max_new_tokens: int = 8) -> BatchAnswers:
+        """Like ``ask_batch``, and also keep the logits of each answer's first token (float32, on the CPU).
+
+        For evaluation, where thousands of short answers would take minutes one by one,
+        and where the first-token logits measure fidelity without a second forward pass.
         Taught in ``notebooks/02_quality.ipynb``.
         """
         if len(images) != len(questions) or not images:
@@ -185,9 +201,12 @@ class VLMInference:
             for q in questions]
         inputs = self.processor(text=prompts, images=pils, padding=True, return_tensors="pt").to(self.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
-        out = self.model.generate(**inputs, max_new_tokens=max_new_tokens)
-        new = out[:, inputs["input_ids"].shape[1]:]
-        return [t.strip() for t in self.processor.batch_decode(new, skip_special_tokens=True)]
+        self.model.model.rope_deltas = None
+        out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, output_logits=True,
+                                  return_dict_in_generate=True)
+        new = out.sequences[:, inputs["input_ids"].shape[1]:]
+        texts = [t.strip() for t in self.processor.batch_decode(new, skip_special_tokens=True)]
+        return BatchAnswers(texts, out.logits[0].float().cpu())
 
     def follow_up(self, question: str, max_new_tokens: int = 64, min_new_tokens: int | None = None) -> Answer:
         """Ask a further question in the same conversation, reusing its KV cache.

@@ -22,12 +22,13 @@ from vlmkit.inference import VLMInference
 
 @dataclass
 class Accuracy:
-    """Exact-match accuracy overall and per family, with every prediction kept."""
+    """Exact-match accuracy overall and per family, with every prediction and first-token logits kept."""
 
     overall: float
     by_family: dict[str, float]
     predictions: list[str]
     n: int
+    first_token_logits: torch.Tensor
 
     def as_dict(self) -> dict:
         return {"overall": self.overall, "by_family": self.by_family, "n": self.n}
@@ -51,34 +52,18 @@ def evaluate(vlm: VLMInference, rows: list[dict], batch_size: int = 64, max_new_
     Taught in ``notebooks/02_quality.ipynb``.
     """
     predictions: list[str] = []
+    logits = []
     for start in tqdm(range(0, len(rows), batch_size), desc="evaluating", disable=not progress, leave=False):
         chunk = rows[start:start + batch_size]
-        predictions += vlm.ask_batch([r["pil"] for r in chunk], [r["question"] for r in chunk], max_new_tokens)
+        batch = vlm.answer_batch([r["pil"] for r in chunk], [r["question"] for r in chunk], max_new_tokens)
+        predictions += batch.texts
+        logits.append(batch.first_token_logits)
     hits: dict[str, list[bool]] = defaultdict(list)
     for row, pred in zip(rows, predictions):
         hits[row["family"]].append(pred == row["answer"])
     total = [h for v in hits.values() for h in v]
     return Accuracy(sum(total) / len(total), {f: sum(v) / len(v) for f, v in sorted(hits.items())}, predictions,
-                    len(total))
-
-
-@torch.inference_mode()
-def next_token_logits(vlm: VLMInference, images: list, questions: list[str], batch_size: int = 64) -> torch.Tensor:
-    """The logits of the first answer token for each (image, question), as float32 on the CPU.
-
-    Taught in ``notebooks/02_quality.ipynb``.
-    """
-    out = []
-    for start in range(0, len(questions), batch_size):
-        prompts = [vlm.processor.apply_chat_template(
-            [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": q}]}], add_generation_prompt=True)
-            for q in questions[start:start + batch_size]]
-        inputs = vlm.processor(text=prompts, images=images[start:start + batch_size], padding=True,
-                               return_tensors="pt").to(vlm.device)
-        inputs["pixel_values"] = inputs["pixel_values"].to(vlm.model.dtype)
-        vlm.model.model.rope_deltas = None
-        out.append(vlm.model(**inputs).logits[:, -1].float().cpu())
-    return torch.cat(out)
+                    len(total), torch.cat(logits))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,10 @@ from vlmkit.registry import ArchitectureSpec, get_spec
 from vlmkit.shapes import CAPTION, Example, render, standard_splits, vocabulary
 
 
+#: The bf16 exact-match accuracy the book's quality notebook asks of the committed model.
+TARGET_ACCURACY = 0.90
+
+
 @dataclass
 class TrainConfig:
     """Everything that decides the trained model; the model card records it."""
@@ -240,6 +244,8 @@ def write_model_card(model_dir: str | Path, command: str, accuracy: dict, baseli
     text, vision = config["text_config"], config["vision_config"]
     cfg = manifest["train_config"]
     rows = "\n".join(f"| {fam} | {acc:.3f} | {baseline[fam]:.3f} |" for fam, acc in accuracy["by_family"].items())
+    status = (f"meets the book's target of {TARGET_ACCURACY:.2f}" if accuracy["overall"] >= TARGET_ACCURACY
+              else f"below the book's target of {TARGET_ACCURACY:.2f}: an interim model that needs longer training")
     card = f"""# shapes-model: a tiny Qwen3-VL trained by vlmkit
 
 `Qwen3VLForConditionalGeneration` ({manifest['parameters']:,} parameters, stored in bf16), trained from
@@ -263,7 +269,8 @@ quantization costs in *accuracy*: no pretrained VLM can be downloaded where the 
 - learning curve: `learning_curve.json` (loss per step, validation accuracy per family every {cfg['eval_every']} steps)
 
 ## Accuracy on `data/shapes-test` (bf16, exact match, greedy)
-Overall **{accuracy['overall']:.3f}** on {accuracy['n']} questions. Baseline: always the family's most common answer.
+Overall **{accuracy['overall']:.3f}** on {accuracy['n']} questions: {status}. Baseline: always the family's most
+common answer.
 
 | family | accuracy | majority baseline |
 | --- | ---: | ---: |

@@ -1,0 +1,39 @@
+import pytest
+import torch
+
+from vlmkit.precision import PRECISIONS
+from vlmkit.roofline import Ceilings, linear_cost, measure_ceilings, weight_bytes
+
+
+def test_weight_bytes_per_precision():
+    k, n = 4096, 4096
+    assert weight_bytes(PRECISIONS["bf16"], k, n) == 2 * k * n
+    assert weight_bytes(PRECISIONS["fp32"], k, n) == 4 * k * n
+    assert weight_bytes(PRECISIONS["int8"], k, n) == k * n + 4 * n
+    nf4 = weight_bytes(PRECISIONS["nf4"], k, n)
+    assert nf4 == k * n // 2 + 4 * (k * n // 64)
+    dq = weight_bytes(PRECISIONS["nf4-dq"], k, n)
+    assert k * n // 2 < dq < nf4
+
+
+def test_linear_cost_and_intensity():
+    flops, moved = linear_cost(PRECISIONS["bf16"], 1, 4096, 4096)
+    assert flops == 2 * 4096 * 4096
+    assert moved == 2 * 4096 * 4096 + 2 * (4096 + 4096)
+    # decode is memory bound: about one FLOP per byte in bf16, about four in 4-bit
+    assert flops / moved == pytest.approx(1.0, rel=0.01)
+    f4, m4 = linear_cost(PRECISIONS["nf4"], 1, 4096, 4096)
+    assert 3.0 < f4 / m4 < 4.0
+    big_f, big_m = linear_cost(PRECISIONS["bf16"], 4096, 4096, 4096)
+    assert big_f / big_m > 1000
+
+
+def test_ceilings_and_roofline():
+    c = Ceilings(bandwidth=4e12, flops=800e12, dtype="bfloat16")
+    assert c.ridge_intensity == 200
+    assert c.attainable(1.0) == 4e12 and c.attainable(1e4) == 800e12
+
+
+def test_measure_ceilings_on_cpu():
+    c = measure_ceilings(torch.device("cpu"), copy_bytes=1 << 24, matmul_size=256, repeats=3)
+    assert c.bandwidth > 1e8 and c.flops > 1e8

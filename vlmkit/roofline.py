@@ -1,0 +1,114 @@
+"""Roofline arithmetic: bytes and FLOPs of a Linear layer in each precision, and the device's measured ceilings.
+
+A Linear layer ``y = x W^T`` with ``x`` of shape (M, K) and ``W`` of shape (N, K)
+does 2·M·K·N floating-point operations and must move at least the weight once
+plus the activations in and out. Which of the two takes longer on a device decides
+whether the layer is compute bound or memory bound. At decode (M = 1) every
+precision is memory bound; at prefill of a large image (M in the thousands) the
+matmul dominates. The ceilings are measured on the device, not taken from a datasheet.
+
+Taught in ``notebooks/03_dequantization.ipynb``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from vlmkit.device import synchronize
+from vlmkit.precision import Precision
+
+#: bitsandbytes' 4-bit block size on CUDA and CPU (one absmax per 64 weights).
+BLOCKSIZE_4BIT = 64
+#: Double quantization stores absmax in 8 bit, with one fp32 constant per 256 of them.
+DQ_BLOCKSIZE = 256
+
+
+@dataclass(frozen=True)
+class LinearShape:
+    """A Linear layer of the model: ``in_features`` K, ``out_features`` N, and where it sits."""
+
+    name: str
+    in_features: int
+    out_features: int
+
+
+#: The 8B model's real layer shapes (language model and vision tower).
+QWEN3_VL_8B_LINEARS: tuple[LinearShape, ...] = (
+    LinearShape("q_proj / o_proj 4096→4096", 4096, 4096),
+    LinearShape("k_proj / v_proj 4096→1024", 4096, 1024),
+    LinearShape("gate / up 4096→12288", 4096, 12288),
+    LinearShape("down 12288→4096", 12288, 4096),
+    LinearShape("vision qkv 1152→3456", 1152, 3456),
+    LinearShape("vision fc1 1152→4304", 1152, 4304),
+    LinearShape("vision fc2 4304→1152", 4304, 1152),
+)
+
+
+def weight_bytes(precision: Precision, in_features: int, out_features: int) -> int:
+    """Bytes of one Linear weight in ``precision``, quantization constants included.
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    n = in_features * out_features
+    if precision.quantization == "int8":
+        return n + 4 * out_features  # int8 weights + one fp32 scale per output row
+    if precision.quantization == "4bit":
+        blocks = -(-n // BLOCKSIZE_4BIT)
+        if precision.double_quant:
+            absmax = blocks + 4 * -(-blocks // DQ_BLOCKSIZE)
+        else:
+            absmax = 4 * blocks
+        return n // 2 + absmax
+    return n * torch.finfo(precision.dtype).bits // 8
+
+
+def linear_cost(precision: Precision, tokens: int, in_features: int, out_features: int) -> tuple[float, float]:
+    """(FLOPs, minimum bytes moved) of one Linear call on ``tokens`` rows: weight once, activations in and out.
+
+    Activations are in the compute dtype (bf16 for quantized layers).
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    act = torch.finfo(precision.dtype).bits // 8
+    flops = 2.0 * tokens * in_features * out_features
+    moved = weight_bytes(precision, in_features, out_features) + act * tokens * (in_features + out_features)
+    return flops, float(moved)
+
+
+@dataclass(frozen=True)
+class Ceilings:
+    """The device's measured memory bandwidth (bytes/s) and matrix throughput (FLOP/s)."""
+
+    bandwidth: float
+    flops: float
+    dtype: str
+
+    @property
+    def ridge_intensity(self) -> float:
+        """FLOP per byte above which a kernel at both ceilings is compute bound."""
+        return self.flops / self.bandwidth
+
+    def attainable(self, intensity: float) -> float:
+        """The roofline: the highest FLOP/s a kernel of this arithmetic intensity can reach."""
+        return min(self.flops, self.bandwidth * intensity)
+
+
+def measure_ceilings(device: torch.device, copy_bytes: int = 1 << 30, matmul_size: int = 8192,
+                     dtype: torch.dtype = torch.bfloat16, repeats: int = 10) -> Ceilings:
+    """Measure a large device copy (bytes read plus written) and a large matmul on random data.
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    from vlmkit.timing import time_call
+
+    src = torch.empty(copy_bytes // 2, dtype=torch.bfloat16, device=device).normal_()
+    dst = torch.empty_like(src)
+    copy = time_call(lambda: dst.copy_(src), device, warmup=3, repeats=repeats)
+    a = torch.randn(matmul_size, matmul_size, device=device, dtype=dtype)
+    b = torch.randn(matmul_size, matmul_size, device=device, dtype=dtype)
+    mm = time_call(lambda: a @ b, device, warmup=3, repeats=repeats)
+    synchronize(device)
+    del src, dst, a, b
+    return Ceilings(bandwidth=2 * copy_bytes / copy.median, flops=2 * matmul_size**3 / mm.median,
+                    dtype=str(dtype).removeprefix("torch."))
