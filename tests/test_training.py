@@ -21,3 +21,15 @@ def test_a_short_training_run_learns_and_saves(tmp_path):
     ex = make_split("test", 2, seed=0, questions_per_image=1)
     answers = vlm.ask_batch([render(e.scene) for e in ex], [e.questions[0].text for e in ex], max_new_tokens=3)
     assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
+
+
+def test_training_continues_from_a_checkpoint(tmp_path):
+    first = TrainConfig(steps=16, batch_size=16, n_train_images=120, curriculum_steps=0, warmup_steps=2, eval_every=16)
+    start = train_shapes_model(tmp_path / "a", first, device="cpu", progress=False)
+    more = TrainConfig(steps=4, batch_size=16, n_train_images=120, curriculum_steps=0, warmup_steps=1, eval_every=4,
+                       init_from=str(tmp_path / "a"))
+    cont = train_shapes_model(tmp_path / "b", more, device="cpu", progress=False)
+    assert cont.history[0]["loss"] < 0.7 * start.history[0]["loss"]  # it starts where the first run ended
+    assert "initialised from" not in (tmp_path / "b" / "vlmkit_checkpoint.json").read_text()
+    assert json.loads((tmp_path / "b" / "vlmkit_checkpoint.json").read_text())["train_config"]["init_from"]
+

@@ -47,6 +47,7 @@ class TrainConfig:
     n_train_images: int = 6000
     seed: int = 0
     eval_every: int = 250
+    init_from: str = ""  # a checkpoint to continue from (long runs in several calls); "" starts from random weights
 
 
 @dataclass
@@ -177,7 +178,10 @@ def train_shapes_model(out_dir: str | Path, config: TrainConfig | None = None, d
     splits = standard_splits(cfg.seed, n_train=cfg.n_train_images)
     train = build_tensors(splits["train"], processor).to(dev)
     val = build_tensors(splits["val"], processor).to(dev)
-    model = Qwen3VLForConditionalGeneration._from_config(spec.config(), dtype=torch.float32).to(dev)
+    if cfg.init_from:
+        model = Qwen3VLForConditionalGeneration.from_pretrained(cfg.init_from, dtype=torch.float32).to(dev)
+    else:
+        model = Qwen3VLForConditionalGeneration._from_config(spec.config(), dtype=torch.float32).to(dev)
     model.config.use_cache = False
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
@@ -267,6 +271,7 @@ quantization costs in *accuracy*: no pretrained VLM can be downloaded where the 
   {cfg['warmup_steps']} steps then cosine; {cfg['curriculum_steps']} curriculum steps on single-object scenes;
   {cfg['n_train_images']} training images with every question they answer plus a caption task
 - learning curve: `learning_curve.json` (loss per step, validation accuracy per family every {cfg['eval_every']} steps)
+- initialised from: {cfg.get('init_from') or 'random weights'}
 
 ## Accuracy on `data/shapes-test` (bf16, exact match, greedy)
 Overall **{accuracy['overall']:.3f}** on {accuracy['n']} questions: {status}. Baseline: always the family's most
