@@ -78,3 +78,13 @@ def test_report_serialises(loaded_by_precision):
     data = loaded_by_precision("nf4").report.as_dict()
     assert json.loads(json.dumps(data))["precision"] == "nf4"
     assert data["memory"]["kind"] == "cpu-rss"
+
+
+def test_int8_constants_are_still_counted_after_a_forward(tiny_checkpoint, image):
+    from vlmkit.footprint import measure_footprint
+    from vlmkit.inference import VLMInference
+
+    vlm = VLMInference(model="qwen3-vl-tiny", device="cpu", load_in_8bit=True)
+    before = measure_footprint(vlm.model).bytes_of_kind("quantization constants")
+    vlm.ask(image, "what?", max_new_tokens=1)  # bitsandbytes moves the scales into layer.state here
+    assert measure_footprint(vlm.model).bytes_of_kind("quantization constants") == before > 0

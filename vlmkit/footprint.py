@@ -71,10 +71,15 @@ def component_of(name: str) -> str:
     return "language layers"
 
 
-def _quant_constants(param: torch.Tensor) -> list[torch.Tensor]:
-    """The tensors bitsandbytes keeps beside a quantized weight (scales, absmax, codebooks)."""
+def _quant_constants(module: nn.Module, param: torch.Tensor) -> list[torch.Tensor]:
+    """The tensors bitsandbytes keeps beside a quantized weight (scales, absmax, codebooks).
+
+    ``Linear8bitLt`` moves its row scales from the weight to ``module.state`` on its first forward.
+    """
     found = []
     scb = getattr(param, "SCB", None)
+    if scb is None and getattr(module, "state", None) is not None:
+        scb = getattr(module.state, "SCB", None)
     if isinstance(scb, torch.Tensor):
         found.append(scb)
     state = getattr(param, "quant_state", None)
@@ -123,7 +128,7 @@ def measure_footprint(model: nn.Module) -> Footprint:
             if add(component, "quantized weights" if quantized else "unquantized tensors", tensor) and is_param:
                 params_by[component] += _logical_numel(module, name, tensor)
             if quantized:
-                for const in _quant_constants(tensor):
+                for const in _quant_constants(module, tensor):
                     add(component, "quantization constants", const)
 
     return Footprint(
