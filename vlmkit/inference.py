@@ -161,15 +161,7 @@ class VLMInference:
         ``max_new_tokens`` so that they time speed, not answer length).
         Taught in ``notebooks/01_loading_precisions.ipynb``.
         """
-        if not isinstance(question, str) or not question.strip():
-            raise ConfigurationError("the question must be a non-empty string")
-        pil = to_rgb_image(image)
-        if not self.resize_large_images:
-            check_pixel_budget(pil, self.max_pixels, self.processor.image_processor.patch_size)
-        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
-        prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True)
-        inputs = self.processor(text=[prompt], images=[pil], return_tensors="pt").to(self.device)
-        inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        inputs = self._encode([image], [question])
         visual_tokens = int((inputs["input_ids"] == self.model.config.image_token_id).sum())
         self._conversation = None
         return self._generate(dict(inputs), cache=None, visual_tokens=visual_tokens,
@@ -190,17 +182,7 @@ class VLMInference:
         and where the first-token logits measure fidelity without a second forward pass.
         Taught in ``notebooks/02_quality.ipynb``.
         """
-        if len(images) != len(questions) or not images:
-            raise ConfigurationError(f"need as many images as questions (and at least one), got {len(images)} and {len(questions)}")
-        pils = [to_rgb_image(im) for im in images]
-        if not self.resize_large_images:
-            for pil in pils:
-                check_pixel_budget(pil, self.max_pixels, self.processor.image_processor.patch_size)
-        prompts = [self.processor.apply_chat_template(
-            [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": q}]}], add_generation_prompt=True)
-            for q in questions]
-        inputs = self.processor(text=prompts, images=pils, padding=True, return_tensors="pt").to(self.device)
-        inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        inputs = self._encode(images, questions)
         self.model.model.rope_deltas = None
         out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, output_logits=True,
                                   return_dict_in_generate=True)
@@ -230,6 +212,23 @@ class VLMInference:
         self.model.model.rope_deltas = conv.rope_deltas
         return self._generate(inputs, cache=conv.cache, visual_tokens=0,
                               max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens)
+
+    def _encode(self, images: list[ImageLike], questions: list[str]) -> dict:
+        """Check the inputs and turn them into the model's (left-padded) inputs, on the model's device."""
+        if len(images) != len(questions) or not images:
+            raise ConfigurationError(f"need as many images as questions (and at least one), got {len(images)} and {len(questions)}")
+        if not all(isinstance(q, str) and q.strip() for q in questions):
+            raise ConfigurationError("the question must be a non-empty string")
+        pils = [to_rgb_image(im) for im in images]
+        if not self.resize_large_images:
+            for pil in pils:
+                check_pixel_budget(pil, self.max_pixels, self.processor.image_processor.patch_size)
+        prompts = [self.processor.apply_chat_template(
+            [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": q}]}], add_generation_prompt=True)
+            for q in questions]
+        inputs = self.processor(text=prompts, images=pils, padding=True, return_tensors="pt").to(self.device)
+        inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        return inputs
 
     def reset(self) -> None:
         """Forget the conversation and free its KV cache."""
