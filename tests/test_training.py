@@ -33,3 +33,38 @@ def test_training_continues_from_a_checkpoint(tmp_path):
     assert "initialised from" not in (tmp_path / "b" / "vlmkit_checkpoint.json").read_text()
     assert json.loads((tmp_path / "b" / "vlmkit_checkpoint.json").read_text())["train_config"]["init_from"]
 
+
+
+def test_equal_images_attention_gives_the_loss_of_plain_sdpa():
+    import torch
+    from transformers import Qwen3VLForConditionalGeneration
+
+    from vlmkit.processor import build_processor
+    from vlmkit.registry import get_spec
+    from vlmkit.shapes import make_split, vocabulary
+    from vlmkit.training import _batch, build_tensors
+    from vlmkit.vision_attention import EQUAL_IMAGES_ATTENTION, set_vision_attention
+
+    spec = get_spec("qwen3-vl-tiny")
+    data = build_tensors(make_split("train", 12, seed=3, with_caption=True), build_processor(spec, words=vocabulary()))
+    torch.manual_seed(0)
+    model = Qwen3VLForConditionalGeneration._from_config(spec.config(), dtype=torch.float32)
+    batch = _batch(data, torch.arange(12), model.config.image_token_id, torch.device("cpu"))
+    losses = {}
+    for impl in ("sdpa", EQUAL_IMAGES_ATTENTION):
+        set_vision_attention(model, impl)
+        assert model.config.vision_config._attn_implementation == impl
+        assert model.config.text_config._attn_implementation == "sdpa"
+        losses[impl] = model(**batch).loss.item()
+    assert abs(losses["sdpa"] - losses[EQUAL_IMAGES_ATTENTION]) < 1e-5, losses
+
+
+def test_equal_images_attention_refuses_images_of_different_sizes():
+    import pytest
+    import torch
+
+    from vlmkit.vision_attention import equal_images_sdpa
+
+    q = torch.zeros(1, 2, 10, 4)
+    with pytest.raises(ValueError, match="one size"):
+        equal_images_sdpa(None, q, q, q, cu_seq_lens_q=torch.tensor([0, 4, 10]), max_length_q=6)

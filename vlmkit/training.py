@@ -5,7 +5,8 @@ shapes centred in 32-px cells (one visual token each) on a grey background, an
 initialisation near 1/sqrt(hidden), a curriculum of single-object scenes first, and
 a caption task during training only. What makes it fast: every image is laid out in
 patches once, by the real image processor, and every question tokenized once, so a
-training step only indexes tensors.
+training step only indexes tensors; the vision tower attends over all images of a
+batch in one call (``vlmkit.vision_attention``).
 
 Taught in ``notebooks/02_quality.ipynb``.
 """
@@ -27,6 +28,7 @@ from vlmkit.checkpoint import MANIFEST, generation_config
 from vlmkit.processor import build_processor
 from vlmkit.registry import ArchitectureSpec, get_spec
 from vlmkit.shapes import CAPTION, Example, render, standard_splits, vocabulary
+from vlmkit.vision_attention import EQUAL_IMAGES_ATTENTION, set_vision_attention
 
 
 #: The bf16 exact-match accuracy the book's quality notebook asks of the committed model.
@@ -183,6 +185,7 @@ def train_shapes_model(out_dir: str | Path, config: TrainConfig | None = None, d
     else:
         model = Qwen3VLForConditionalGeneration._from_config(spec.config(), dtype=torch.float32).to(dev)
     model.config.use_cache = False
+    set_vision_attention(model, EQUAL_IMAGES_ATTENTION)  # all training images share one size
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, cfg))
@@ -206,6 +209,9 @@ def train_shapes_model(out_dir: str | Path, config: TrainConfig | None = None, d
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
             entry["val"] = teacher_forced_accuracy(model, val, dev)
             bar.set_postfix(loss=f"{entry['loss']:.3f}", val=f"{_mean_without_caption(entry['val']):.3f}")
+            if progress:
+                bar.write(f"step {step + 1}: loss {entry['loss']:.3f}, validation "
+                          + ", ".join(f"{f} {v:.2f}" for f, v in entry["val"].items()))
         history.append(entry)
     seconds = time.perf_counter() - started
     result = TrainResult(Path(out_dir), cfg, dev.type, device_name(dev), seconds, history)
@@ -224,6 +230,7 @@ def save_trained(model: Qwen3VLForConditionalGeneration, processor: Qwen3VLProce
     out = result.path
     out.mkdir(parents=True, exist_ok=True)
     model = model.to("cpu", torch.bfloat16).eval()
+    set_vision_attention(model, "sdpa")
     model.config.use_cache = True
     model.generation_config = generation_config(spec)
     model.save_pretrained(out)
@@ -236,11 +243,13 @@ def save_trained(model: Qwen3VLForConditionalGeneration, processor: Qwen3VLProce
     (out / "learning_curve.json").write_text(json.dumps(result.history))
 
 
-def write_model_card(model_dir: str | Path, command: str, accuracy: dict, baseline: dict[str, float]) -> Path:
+def write_model_card(model_dir: str | Path, command: str, accuracy: dict, baseline: dict[str, float],
+                     evaluated_on: str, other_timings: tuple[str, ...] = ()) -> Path:
     """Write ``README.md`` beside a trained model: architecture, command, device, time, seed, accuracy per family.
 
-    Every number comes from the model's manifest or from the evaluation passed in.
-    Taught in ``notebooks/02_quality.ipynb``.
+    Every number comes from the model's manifest, from the evaluation passed in (made on
+    ``evaluated_on``) or from ``other_timings``: measured lines about the same function on
+    other devices. Taught in ``notebooks/02_quality.ipynb``.
     """
     model_dir = Path(model_dir)
     manifest = json.loads((model_dir / MANIFEST).read_text())
@@ -250,6 +259,7 @@ def write_model_card(model_dir: str | Path, command: str, accuracy: dict, baseli
     rows = "\n".join(f"| {fam} | {acc:.3f} | {baseline[fam]:.3f} |" for fam, acc in accuracy["by_family"].items())
     status = (f"meets the book's target of {TARGET_ACCURACY:.2f}" if accuracy["overall"] >= TARGET_ACCURACY
               else f"below the book's target of {TARGET_ACCURACY:.2f}: an interim model that needs longer training")
+    timings = "".join(f"- {line}\n" for line in other_timings)
     card = f"""# shapes-model: a tiny Qwen3-VL trained by vlmkit
 
 `Qwen3VLForConditionalGeneration` ({manifest['parameters']:,} parameters, stored in bf16), trained from
@@ -267,13 +277,13 @@ quantization costs in *accuracy*: no pretrained VLM can be downloaded where the 
 ## Training
 - command: `{command}`
 - device: {manifest['device_name']} ({manifest['init_device']}); time: {manifest['train_seconds']:.0f} s
-- seed {cfg['seed']}; {cfg['steps']} steps of batch {cfg['batch_size']}; AdamW, peak lr {cfg['lr']}, warm-up
+{timings}- seed {cfg['seed']}; {cfg['steps']} steps of batch {cfg['batch_size']}; AdamW, peak lr {cfg['lr']}, warm-up
   {cfg['warmup_steps']} steps then cosine; {cfg['curriculum_steps']} curriculum steps on single-object scenes;
   {cfg['n_train_images']} training images with every question they answer plus a caption task
 - learning curve: `learning_curve.json` (loss per step, validation accuracy per family every {cfg['eval_every']} steps)
 - initialised from: {cfg.get('init_from') or 'random weights'}
 
-## Accuracy on `data/shapes-test` (bf16, exact match, greedy)
+## Accuracy on `data/shapes-test` (bf16, exact match, greedy, evaluated on {evaluated_on})
 Overall **{accuracy['overall']:.3f}** on {accuracy['n']} questions: {status}. Baseline: always the family's most
 common answer.
 
@@ -291,6 +301,7 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
     import sys
 
+    from vlmkit.device import device_name
     from vlmkit.inference import VLMInference
     from vlmkit.quality import evaluate, majority_baseline
     from vlmkit.shapes import load_split
@@ -306,9 +317,11 @@ def main(argv: list[str] | None = None) -> None:
     out, device, test_set = args.pop("out"), args.pop("device"), args.pop("test_set")
     result = train_shapes_model(out, TrainConfig(**args), device=device)
     rows = load_split(test_set)
-    accuracy = evaluate(VLMInference(model=out, precision="bf16", device=device), rows)
+    vlm = VLMInference(model=out, precision="bf16", device=device)
+    accuracy = evaluate(vlm, rows)
     command = "python -m vlmkit.training " + " ".join(argv if argv is not None else sys.argv[1:])
-    card = write_model_card(out, command.strip(), accuracy.as_dict(), majority_baseline(rows))
+    card = write_model_card(out, command.strip(), accuracy.as_dict(), majority_baseline(rows),
+                            evaluated_on=device_name(vlm.device))
     print(f"trained on {result.device_name} in {result.seconds:.0f} s; bf16 test accuracy {accuracy.overall:.3f}; "
           f"card: {card}")
 
