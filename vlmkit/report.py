@@ -1,9 +1,9 @@
 """Tables for the README, made from a reference run's results JSON (never typed by hand).
 
-``python -m vlmkit.report reference/nvidia-h200`` prints the memory table the
-README shows; a test checks that the README still matches the committed results.
+``python -m vlmkit.report reference/nvidia-h200`` prints the memory and quality tables
+the README shows; a test checks that the README still matches the committed results.
 
-Taught in ``notebooks/01_loading_precisions.ipynb``.
+Taught in ``notebooks/01_loading_precisions.ipynb`` (memory) and ``notebooks/02_quality.ipynb`` (quality).
 """
 
 from __future__ import annotations
@@ -45,5 +45,51 @@ def memory_table(run_dir: str | Path) -> str:
     return "\n".join(lines)
 
 
+def quality_table(run_dir: str | Path) -> str:
+    """Markdown table of the tiny model's accuracy per precision, its verdict and both models' logit fidelity.
+
+    Made from ``02_quality.json``: accuracy and claim records of the trained model, logit-fidelity
+    records of the tiny model and of the large random-weight model.
+    """
+    records = latest_run(load_records(Path(run_dir) / "results" / "02_quality.json"))
+    accuracy = {r["precision"]: r for r in records if r["experiment"] == "accuracy"}
+    if "bf16" not in accuracy:
+        raise ValueError(f"no bf16 accuracy record under {run_dir}")
+    claims = {r["precision"]: r["metrics"] for r in records if r["experiment"] == "quality-claim"}
+    tiny = accuracy["bf16"]["model"]
+    fidelity = {(r["model"] == tiny, r["precision"]): r["metrics"] for r in records if r["experiment"] == "logit-fidelity"}
+    large = sorted({r["model"] for r in records if r["experiment"] == "logit-fidelity" and r["model"] != tiny})
+    prov = accuracy["bf16"]["provenance"]
+    bf16 = accuracy["bf16"]["metrics"]["overall"]
+    large_part = ""
+    header = "| precision | accuracy | relative to BF16 [95 % interval] | seed's claim | verdict | top-1 agreement (tiny) | mean KL (tiny) |"
+    if large:
+        inputs = next(r["shapes"]["inputs"] for r in records if r["model"] == large[0])
+        large_part = f" and `{large[0]}` (random weights, {inputs} random inputs)"
+        header += f" top-1 agreement ({large[0]}) | mean KL ({large[0]}) |"
+    lines = [
+        f"Tiny shapes model (`{tiny}`) on {accuracy['bf16']['shapes']['questions']} test questions{large_part} on "
+        f"{prov['device_name']}, {prov['timestamp'][:10]}; torch {prov['versions']['torch']}, bitsandbytes "
+        f"{prov['versions']['bitsandbytes']}. Relative = accuracy / BF16 accuracy; the interval is 95 % (Wilson); "
+        "KL in nats, first answer token, against BF16.",
+        "",
+        header,
+        "| --- | ---: | ---: | ---: | --- |" + " ---: |" * (header.count("|") - 6),
+    ]
+    for name, r in accuracy.items():
+        acc = r["metrics"]["overall"]
+        claim = claims.get(name)
+        claim_cells = (f"{claim['relative']:.3f} [{claim['interval'][0]:.3f}, {claim['interval'][1]:.3f}] | "
+                       f"{claim['claim'][0]:.2f}-{claim['claim'][1]:.2f} | {claim['verdict']}") if claim else \
+            f"{acc / bf16:.3f} | – | –"
+        cells = []
+        for is_tiny in (True, False) if large else (True,):
+            f = fidelity.get((is_tiny, name))
+            cells += [f"{f['top1_agreement']:.3f}", f"{f['mean_kl']:.2g}"] if f else ["–", "–"]
+        lines.append(f"| {get_precision(name).label} | {acc:.3f} | {claim_cells} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    print(memory_table(sys.argv[1] if len(sys.argv) > 1 else "reference/nvidia-h200"))
+    run = sys.argv[1] if len(sys.argv) > 1 else "reference/nvidia-h200"
+    print(memory_table(run), quality_table(run), sep="\n\n")
