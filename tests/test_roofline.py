@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from vlmkit.precision import PRECISIONS
-from vlmkit.roofline import Ceilings, linear_cost, measure_ceilings, weight_bytes
+from vlmkit.roofline import Ceilings, classify_phase, linear_cost, measure_ceilings, weight_bytes
 
 
 def test_weight_bytes_per_precision():
@@ -35,5 +35,16 @@ def test_ceilings_and_roofline():
 
 
 def test_measure_ceilings_on_cpu():
-    c = measure_ceilings(torch.device("cpu"), copy_bytes=1 << 24, matmul_size=256, repeats=3)
+    c = measure_ceilings(torch.device("cpu"), copy_bytes=1 << 24, matmul_sizes=(128, 256), repeats=3)
     assert c.bandwidth > 1e8 and c.flops > 1e8
+
+
+def test_classify_phase_by_intensity_and_by_how_close_it_came():
+    c = Ceilings(bandwidth=1e12, flops=100e12, dtype="bfloat16")  # ridge at 100 FLOP/byte
+    decode = classify_phase(flops=2e9, bytes_moved=2e9, seconds=2.5e-3, ceilings=c)  # 800 GB/s: 80 % of bandwidth
+    assert decode.regime == "memory bound" and decode.bandwidth_share == pytest.approx(0.8)
+    prefill = classify_phase(flops=2e12, bytes_moved=2e9, seconds=0.025, ceilings=c)  # 80 TFLOP/s
+    assert prefill.regime == "compute bound" and prefill.flops_share == pytest.approx(0.8)
+    slow = classify_phase(flops=2e9, bytes_moved=2e9, seconds=0.05, ceilings=c)  # 4 % of bandwidth
+    assert slow.regime == "overhead bound"
+    assert "ridge 100.0" in decode.describe(c)

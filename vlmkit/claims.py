@@ -56,3 +56,25 @@ def verdict(measured: float, claimed_low: float, claimed_high: float | None = No
 
 #: "INT8 keeps 98-99 % and INT4 95-98 % of quality", as (low, high) relative accuracy, keyed by quantization kind.
 SEED_QUALITY_CLAIMS: dict[str, tuple[float, float]] = {"int8": (0.98, 0.99), "4bit": (0.95, 0.98)}
+
+
+@dataclass(frozen=True)
+class SpeedClaim:
+    """One of the seed's speed sentences as a claimed range of speed-ups (variant speed / baseline speed)."""
+
+    key: str
+    text: str
+    low: float
+    high: float
+
+
+#: The seed's speed claims; every ratio is "how many times as fast as the baseline" (>1: faster).
+SEED_SPEED_CLAIMS: dict[str, SpeedClaim] = {c.key: c for c in (
+    SpeedClaim("int8-speed", "INT8 runs at 0.8-1.2x the speed of BF16", 0.8, 1.2),
+    SpeedClaim("int4-speed", "INT4 runs at 0.6-0.9x the speed of BF16 (dequantization overhead)", 0.6, 0.9),
+    SpeedClaim("torch-compile", "torch.compile makes it 30-50 % faster", 1.3, 1.5),
+    SpeedClaim("flash-attention", "Flash Attention 2 is 2-4x faster", 2.0, 4.0),
+    SpeedClaim("tf32", "TF32 makes it 10-20 % faster", 1.1, 1.2),
+    SpeedClaim("kv-cache-reuse", "KV-cache reuse makes follow-up questions 3-5x faster", 3.0, 5.0),
+    SpeedClaim("non-blocking", "pinned memory + non_blocking transfers are 15-25 % faster", 1.15, 1.25),
+)}

@@ -89,6 +89,7 @@ class _Conversation:
     sequences: torch.Tensor
     cache: object
     rope_deltas: torch.Tensor | None
+    visual_inputs: dict  # the processor's pixel tensors of the conversation's image, to encode it again
 
 
 class VLMInference:
@@ -161,9 +162,10 @@ class VLMInference:
         ``max_new_tokens`` so that they time speed, not answer length).
         Taught in ``notebooks/01_loading_precisions.ipynb``.
         """
-        inputs = self._encode([image], [question])
+        inputs = self.encode([image], [question])
         visual_tokens = int((inputs["input_ids"] == self.model.config.image_token_id).sum())
         self._conversation = None
+        self.model.model.rope_deltas = None
         return self._generate(dict(inputs), cache=None, visual_tokens=visual_tokens,
                               max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens)
 
@@ -182,7 +184,7 @@ class VLMInference:
         and where the first-token logits measure fidelity without a second forward pass.
         Taught in ``notebooks/02_quality.ipynb``.
         """
-        inputs = self._encode(images, questions)
+        inputs = self.encode(images, questions)
         self.model.model.rope_deltas = None
         out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, output_logits=True,
                                   return_dict_in_generate=True)
@@ -197,6 +199,32 @@ class VLMInference:
         earlier turns come from the cache (``stats.tokens_cached`` says how many).
         Taught in ``notebooks/01_loading_precisions.ipynb``.
         """
+        conv = self._conversation
+        inputs = self._next_turn(question)
+        self.model.model.rope_deltas = conv.rope_deltas
+        return self._generate(inputs, cache=conv.cache, visual_tokens=0,
+                              max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens)
+
+    def follow_up_without_cache(self, question: str, max_new_tokens: int = 64,
+                                min_new_tokens: int | None = None) -> Answer:
+        """The same follow-up as :meth:`follow_up`, answered the expensive way: no cache.
+
+        The image is encoded again and the whole conversation (same token ids) goes
+        through the model at prefill. It is the baseline that KV-cache reuse is
+        measured against. Taught in ``notebooks/04_kv_cache.ipynb``.
+        """
+        conv = self._conversation
+        inputs = self._next_turn(question)
+        inputs.update(conv.visual_inputs)
+        if "mm_token_type_ids" in conv.visual_inputs:
+            inputs["mm_token_type_ids"] = (inputs["input_ids"] == self.model.config.image_token_id).long()
+        visual_tokens = int((inputs["input_ids"] == self.model.config.image_token_id).sum())
+        self.model.model.rope_deltas = None
+        return self._generate(inputs, cache=None, visual_tokens=visual_tokens,
+                              max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens)
+
+    def _next_turn(self, question: str) -> dict:
+        """The conversation so far (its exact token ids) plus a new user turn and the assistant prompt."""
         if self._conversation is None:
             raise ConversationError("follow_up() continues a conversation: call ask(image, question) first")
         if not isinstance(question, str) or not question.strip():
@@ -208,13 +236,15 @@ class VLMInference:
         text = ("\n" if closed else "<|im_end|>\n") + turn
         new_ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"].to(self.device)
         input_ids = torch.cat([conv.sequences, new_ids], dim=1)
-        inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
-        self.model.model.rope_deltas = conv.rope_deltas
-        return self._generate(inputs, cache=conv.cache, visual_tokens=0,
-                              max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens)
+        return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
 
-    def _encode(self, images: list[ImageLike], questions: list[str]) -> dict:
-        """Check the inputs and turn them into the model's (left-padded) inputs, on the model's device."""
+    def encode(self, images: list[ImageLike], questions: list[str], *, to_device: bool = True) -> dict:
+        """Check the inputs and turn them into the model's (left-padded) inputs, on the model's device.
+
+        Benchmarks that time one part of the model (the vision tower, a transfer) start from here;
+        ``to_device=False`` leaves the tensors on the host (to time the copy).
+        Taught in ``notebooks/06_attention.ipynb``.
+        """
         if len(images) != len(questions) or not images:
             raise ConfigurationError(f"need as many images as questions (and at least one), got {len(images)} and {len(questions)}")
         if not all(isinstance(q, str) and q.strip() for q in questions):
@@ -226,9 +256,16 @@ class VLMInference:
         prompts = [self.processor.apply_chat_template(
             [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": q}]}], add_generation_prompt=True)
             for q in questions]
-        inputs = self.processor(text=prompts, images=pils, padding=True, return_tensors="pt").to(self.device)
+        inputs = self.processor(text=prompts, images=pils, padding=True, return_tensors="pt")
+        if to_device:
+            inputs = inputs.to(self.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
         return inputs
+
+    @property
+    def kv_cache(self) -> object | None:
+        """The current conversation's KV cache (``None`` before ``ask`` or after ``reset``)."""
+        return self._conversation.cache if self._conversation is not None else None
 
     def reset(self) -> None:
         """Forget the conversation and free its KV cache."""
@@ -255,7 +292,10 @@ class VLMInference:
             )
             end = time.perf_counter()
         new_tokens = out.sequences[0, prompt_len:]
-        self._conversation = _Conversation(out.sequences, out.past_key_values, self.model.model.rope_deltas)
+        visual = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
+        if not visual and self._conversation is not None:  # a cached follow-up: the image stays the conversation's
+            visual = self._conversation.visual_inputs
+        self._conversation = _Conversation(out.sequences, out.past_key_values, self.model.model.rope_deltas, visual)
         first = clock.stamps[0] if clock.stamps else end
         decode = (clock.stamps[-1] - first) / (len(clock.stamps) - 1) if len(clock.stamps) > 1 else None
         stats = CallStats(

@@ -153,6 +153,11 @@ class ResultsStore:
         atomic_write_json(self.path, {"schema": SCHEMA_VERSION, "records": records})
         return entry
 
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """Where this run's measurements come from (device, versions, platform), stamped now: for plot titles."""
+        return dict(self._provenance, timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
     def records(self) -> list[dict[str, Any]]:
         """This run's records so far."""
         return [r for r in load_records(self.path) if r["run_id"] == self.run_id]

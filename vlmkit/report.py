@@ -13,6 +13,7 @@ from pathlib import Path
 
 from vlmkit.precision import get_precision
 from vlmkit.records import latest_run, load_records
+from vlmkit.speed import verdict_rows
 
 
 def memory_table(run_dir: str | Path) -> str:
@@ -90,6 +91,31 @@ def quality_table(run_dir: str | Path) -> str:
     return "\n".join(lines)
 
 
+#: The notebooks whose records carry the seed's speed claims.
+SPEED_NOTEBOOKS = ("03_dequantization", "04_kv_cache", "05_compile", "06_attention", "07_tf32_transfers")
+
+
+def speed_verdict_table(run_dir: str | Path) -> str:
+    """Markdown table *seed claim | measured here | verdict | where* from the speed notebooks' records.
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    rows = []
+    for notebook in SPEED_NOTEBOOKS:
+        rows += [dict(r, notebook=notebook) for r in verdict_rows(latest_run(load_records(
+            Path(run_dir) / "results" / f"{notebook}.json")))]
+    if not rows:
+        raise ValueError(f"no speed verdicts under {run_dir}")
+    lines = ["| seed claim | measured here (ratio [spread]) | verdict | where | notebook |",
+             "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['seed claim']} | {r['measured here']} | {r['verdict']} | {r['where']} | {r['notebook'][:2]} |"
+              for r in rows]
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     run = sys.argv[1] if len(sys.argv) > 1 else "reference/nvidia-h200"
-    print(memory_table(run), quality_table(run), sep="\n\n")
+    tables = [memory_table(run), quality_table(run)]
+    if any((Path(run) / "results" / f"{n}.json").exists() for n in SPEED_NOTEBOOKS):
+        tables.append(speed_verdict_table(run))
+    print(*tables, sep="\n\n")

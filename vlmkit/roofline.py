@@ -94,10 +94,12 @@ class Ceilings:
         return min(self.flops, self.bandwidth * intensity)
 
 
-def measure_ceilings(device: torch.device, copy_bytes: int = 1 << 30, matmul_size: int = 8192,
+def measure_ceilings(device: torch.device, copy_bytes: int = 1 << 30, matmul_sizes: tuple[int, ...] = (4096, 8192),
                      dtype: torch.dtype = torch.bfloat16, repeats: int = 10) -> Ceilings:
-    """Measure a large device copy (bytes read plus written) and a large matmul on random data.
+    """Measure a large device copy (bytes read plus written) and square matmuls on random data.
 
+    The FLOP ceiling is the best any of ``matmul_sizes`` reached (on CPUs without
+    bf16 units, larger bf16 matmuls can be slower per FLOP than smaller ones).
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
     from vlmkit.timing import time_call
@@ -105,10 +107,51 @@ def measure_ceilings(device: torch.device, copy_bytes: int = 1 << 30, matmul_siz
     src = torch.empty(copy_bytes // 2, dtype=torch.bfloat16, device=device).normal_()
     dst = torch.empty_like(src)
     copy = time_call(lambda: dst.copy_(src), device, warmup=3, repeats=repeats)
-    a = torch.randn(matmul_size, matmul_size, device=device, dtype=dtype)
-    b = torch.randn(matmul_size, matmul_size, device=device, dtype=dtype)
-    mm = time_call(lambda: a @ b, device, warmup=3, repeats=repeats)
+    del src, dst
+    best = 0.0
+    for size in matmul_sizes:
+        a = torch.randn(size, size, device=device, dtype=dtype)
+        b = torch.randn(size, size, device=device, dtype=dtype)
+        mm = time_call(lambda: a @ b, device, warmup=3, repeats=repeats)
+        best = max(best, 2 * size**3 / mm.median)
+        del a, b
     synchronize(device)
-    del src, dst, a, b
-    return Ceilings(bandwidth=2 * copy_bytes / copy.median, flops=2 * matmul_size**3 / mm.median,
-                    dtype=str(dtype).removeprefix("torch."))
+    return Ceilings(bandwidth=2 * copy_bytes / copy.median, flops=best, dtype=str(dtype).removeprefix("torch."))
+
+
+@dataclass(frozen=True)
+class PhaseBound:
+    """What limits one phase (prefill or decode): its intensity and how close it came to each ceiling."""
+
+    regime: str  # "compute bound" | "memory bound" | "overhead bound"
+    intensity: float  # FLOP per byte moved
+    bandwidth_share: float  # achieved bytes/s over the measured bandwidth
+    flops_share: float  # achieved FLOP/s over the measured matmul ceiling
+
+    def describe(self, ceilings: Ceilings) -> str:
+        """One line with the numbers behind the regime."""
+        return (f"{self.regime}: {self.intensity:,.1f} FLOP/byte (ridge {ceilings.ridge_intensity:,.1f}), "
+                f"{self.bandwidth_share:.0%} of the copy bandwidth, {self.flops_share:.0%} of the matmul peak")
+
+
+#: Below this share of both ceilings, a phase is limited by neither: launch and framework overhead.
+OVERHEAD_SHARE = 0.25
+
+
+def classify_phase(flops: float, bytes_moved: float, seconds: float, ceilings: Ceilings) -> PhaseBound:
+    """Place one measured phase on the roofline: compute, memory or overhead bound.
+
+    A phase that reaches less than :data:`OVERHEAD_SHARE` of both ceilings is
+    overhead bound whatever its intensity; otherwise the side of the ridge decides.
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    intensity = flops / bytes_moved
+    bw_share = bytes_moved / seconds / ceilings.bandwidth
+    fl_share = flops / seconds / ceilings.flops
+    if max(bw_share, fl_share) < OVERHEAD_SHARE:
+        regime = "overhead bound"
+    elif intensity < ceilings.ridge_intensity:
+        regime = "memory bound"
+    else:
+        regime = "compute bound"
+    return PhaseBound(regime, intensity, bw_share, fl_share)

@@ -1,0 +1,134 @@
+"""The speed machinery of notebooks 03-07: speed-ups with spread, verdicts, layers, caches, switches."""
+
+import math
+
+import pytest
+import torch
+
+from vlmkit.claims import SEED_SPEED_CLAIMS
+from vlmkit.errors import BackendUnavailableError
+from vlmkit.speed import judge_speed_claim, speedup, speedup_of_medians, unmeasured_claim, verdict_rows
+from vlmkit.timing import TimingStats
+
+CPU = torch.device("cpu")
+
+
+def _stats(*samples):
+    return TimingStats(tuple(samples), 0)
+
+
+def test_speedup_is_baseline_over_variant_with_the_spread_of_both():
+    s = speedup(_stats(2.0, 2.0, 2.0), _stats(1.0, 1.0, 1.0))
+    assert (s.ratio, s.low, s.high) == (2.0, 2.0, 2.0)
+    noisy = speedup(_stats(1.8, 2.0, 2.2), _stats(0.9, 1.0, 1.1))
+    assert noisy.low < noisy.ratio < noisy.high and noisy.ratio == pytest.approx(2.0)
+    assert noisy.low == pytest.approx(1.9 / 1.05) and noisy.high == pytest.approx(2.1 / 0.95)
+    assert speedup_of_medians([3.0, 3.0], [1.0, 1.0]).ratio == 3.0
+
+
+@pytest.mark.parametrize("samples, expected", [
+    (([3.0] * 3, [1.0] * 3), "holds"),     # 3x inside 3-5x
+    (([1.2] * 3, [1.0] * 3), "below"),     # 1.2x under the claim
+    (([9.0] * 3, [1.0] * 3), "above"),     # 9x over it
+    (([2.0, 3.0, 4.0], [1.0] * 3), "holds"),  # median 3x: holds
+    (([1.5, 2.5, 3.5], [1.0] * 3), "holds"),  # median 2.5x but the spread reaches 3x: not refuted
+])
+def test_speed_claim_verdict_uses_the_spread(samples, expected):
+    m = judge_speed_claim("kv-cache-reuse", speedup_of_medians(*samples), baseline="no cache", variant="cache",
+                          what="follow-up")
+    assert m["verdict"] == expected and m["claimed"] == [3.0, 5.0]
+    assert m["claim_text"] == SEED_SPEED_CLAIMS["kv-cache-reuse"].text
+
+
+def test_verdict_rows_come_from_records_and_a_skip_is_not_a_pass():
+    prov = {"device_name": "CPU"}
+    records = [
+        {"experiment": "speed-claim", "model": "m", "repeats": 3, "provenance": prov,
+         "metrics": judge_speed_claim("tf32", speedup_of_medians([1.0] * 3, [1.0] * 3), baseline="off",
+                                      variant="on", what="matmul")},
+        {"experiment": "unmeasured-claim", "model": "m", "repeats": 0, "provenance": prov,
+         "metrics": unmeasured_claim("non-blocking", "needs CUDA")},
+        {"experiment": "bound-claim", "model": "m", "repeats": 3, "provenance": prov,
+         "metrics": {"claim_text": "compute bound", "measured_text": "decode 1 FLOP/byte", "verdict": "refuted"}},
+        {"experiment": "linear", "model": "m", "repeats": 3, "provenance": prov, "metrics": {}},
+    ]
+    rows = verdict_rows(records)
+    assert [r["verdict"] for r in rows] == ["below", "not measured", "refuted"]
+    assert "1.00x [1.00, 1.00]" in rows[0]["measured here"] and "needs CUDA" in rows[1]["measured here"]
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8", "int8-t0", "nf4", "fp4", "nf4-dq"])
+def test_every_linear_precision_computes_close_to_bf16_and_dequantizes(precision):
+    from vlmkit.linear_bench import activations, dequantize_weight, make_linear
+    from vlmkit.precision import get_precision
+
+    ref = make_linear(get_precision("bf16"), 128, 64, CPU)
+    layer = make_linear(get_precision(precision), 128, 64, CPU)
+    x = activations(4, 128, torch.bfloat16, CPU)
+    with torch.inference_mode():
+        y_ref, y = ref(x).float(), layer(x).float()
+        dense = dequantize_weight(layer).float()
+    assert dense.shape == (64, 128)
+    rel = (y - y_ref).norm() / y_ref.norm()
+    assert rel < (0.02 if precision == "bf16" else 0.05 if precision.startswith("int8") else 0.2), rel
+    assert (dense - ref.weight.float()).norm() / ref.weight.float().norm() < 0.2
+
+
+def test_follow_up_without_cache_answers_the_same_turn_and_reencodes(tiny_checkpoint):
+    from vlmkit.inference import VLMInference
+    from vlmkit.kv_cache import follow_up_both_ways, kv_cache_bytes
+
+    vlm = VLMInference(model="qwen3-vl-tiny", device="cpu")
+    image = (torch.rand(64, 64, 3) * 255).to(torch.uint8).numpy()
+    pair = follow_up_both_ways(vlm, image, "what is it?", "and the colour?", first_tokens=3, answer_tokens=4)
+    assert pair.cached.stats.tokens_out == pair.uncached.stats.tokens_out == 4
+    assert pair.cached.stats.tokens_cached > 0 and pair.uncached.stats.tokens_cached == 0
+    assert pair.uncached.stats.tokens_in == pair.cached.stats.tokens_in + pair.cached.stats.tokens_cached
+    assert pair.uncached.stats.visual_tokens > 0 and pair.cached.stats.visual_tokens == 0
+    cfg = vlm.model.config.text_config
+    per_token = 2 * cfg.num_hidden_layers * cfg.num_key_value_heads * cfg.head_dim * 2  # keys + values, bf16
+    assert pair.cache_bytes % per_token == 0 and pair.cache_bytes > 0
+    assert vlm.kv_cache is None and kv_cache_bytes(None) == 0
+
+
+def test_tf32_switch_restores_the_previous_setting():
+    from vlmkit.tf32 import TF32_ON, float32_matmul_precision
+
+    before = torch.get_float32_matmul_precision()
+    with float32_matmul_precision(TF32_ON):
+        assert torch.get_float32_matmul_precision() == TF32_ON
+    assert torch.get_float32_matmul_precision() == before
+
+
+def test_cpu_only_switches_refuse_clearly():
+    from vlmkit.profiling import device_busy_seconds
+    from vlmkit.transfers import time_copy
+
+    with pytest.raises(BackendUnavailableError, match="CUDA"):
+        time_copy({"x": torch.zeros(4)}, CPU, pinned=True)
+    with pytest.raises(BackendUnavailableError, match="CUDA"):
+        device_busy_seconds(lambda: None, CPU)
+
+
+def test_attention_and_compile_variants_say_what_cannot_run_here(tiny_checkpoint):
+    from vlmkit.attention_variants import attention, attention_variants, time_vision_tower
+    from vlmkit.generation_variants import VARIANTS, use_variant, why_not_auto_compiled
+    from vlmkit.inference import VLMInference
+
+    variants, left_out = attention_variants(CPU)
+    assert [v.name for v in variants[:2]] == ["eager", "sdpa (PyTorch picks)"]
+    assert "flash-attn package" in left_out and "CUDA" in left_out["flash-attn package"]
+    vlm = VLMInference(model="qwen3-vl-tiny", device="cpu")
+    inputs = vlm.encode([(torch.rand(64, 64, 3) * 255).to(torch.uint8).numpy()], ["what?"])
+    with attention(vlm, variants[0]):
+        assert vlm.model.config._attn_implementation == "eager"
+        t = time_vision_tower(vlm, inputs, warmup=0, repeats=2)
+    assert vlm.model.config._attn_implementation == "sdpa" and len(t.samples) == 2 and t.median > 0
+    assert "not on cpu" in why_not_auto_compiled(vlm)
+    eager = vlm.model.forward
+    use_variant(vlm, VARIANTS[1], eager)
+    assert vlm.model.generation_config.cache_implementation == "static"
+    assert vlm.model.generation_config.disable_compile
+    use_variant(vlm, VARIANTS[0], eager)
+    assert vlm.model.forward == eager and vlm.model.generation_config.cache_implementation is None
+    assert math.isfinite(t.relative_spread)
