@@ -112,7 +112,7 @@ def test_cpu_only_switches_refuse_clearly():
 
 def test_attention_and_compile_variants_say_what_cannot_run_here(tiny_checkpoint):
     from vlmkit.attention_variants import attention, attention_variants, time_vision_tower
-    from vlmkit.generation_variants import VARIANTS, use_variant, why_not_auto_compiled
+    from vlmkit.generation_variants import VARIANTS, EagerForwards, use_variant, why_not_auto_compiled
     from vlmkit.inference import VLMInference
 
     variants, left_out = attention_variants(CPU)
@@ -125,10 +125,22 @@ def test_attention_and_compile_variants_say_what_cannot_run_here(tiny_checkpoint
         t = time_vision_tower(vlm, inputs, warmup=0, repeats=2)
     assert vlm.model.config._attn_implementation == "sdpa" and len(t.samples) == 2 and t.median > 0
     assert "not on cpu" in why_not_auto_compiled(vlm)
-    eager = vlm.model.forward
+    eager = EagerForwards.of(vlm)
     use_variant(vlm, VARIANTS[1], eager)
     assert vlm.model.generation_config.cache_implementation == "static"
     assert vlm.model.generation_config.disable_compile
     use_variant(vlm, VARIANTS[0], eager)
-    assert vlm.model.forward == eager and vlm.model.generation_config.cache_implementation is None
+    assert vlm.model.model.language_model.forward == eager.language_model and vlm.model.forward == eager.model
+    assert vlm.model.generation_config.cache_implementation is None
     assert math.isfinite(t.relative_spread)
+
+
+def test_interleaved_timing_alternates_the_variants():
+    from vlmkit.timing import time_interleaved
+
+    order = []
+    stats = time_interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, CPU,
+                             warmup=1, repeats=3)
+    assert order == ["a", "b"] * 4 and {k: len(v.samples) for k, v in stats.items()} == {"a": 3, "b": 3}
+    with pytest.raises(ValueError):
+        time_interleaved({"a": lambda: None}, CPU, repeats=0)

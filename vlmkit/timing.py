@@ -79,3 +79,25 @@ def time_call(fn: Callable[[], object], device: torch.device, *, warmup: int = 1
         synchronize(device)
         samples.append(time.perf_counter() - start)
     return TimingStats(tuple(samples), warmup)
+
+
+def time_interleaved(variants: dict[str, Callable[[], object]], device: torch.device, *, warmup: int = 1,
+                     repeats: int = 5) -> dict[str, TimingStats]:
+    """Time several variants round-robin (A, B, A, B, ...): drift on a shared machine then hits all of them alike.
+
+    Taught in ``notebooks/07_tf32_transfers.ipynb``.
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
+    for _ in range(warmup):
+        for fn in variants.values():
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, fn in variants.items():
+            synchronize(device)
+            start = time.perf_counter()
+            fn()
+            synchronize(device)
+            samples[name].append(time.perf_counter() - start)
+    return {name: TimingStats(tuple(s), warmup) for name, s in samples.items()}
