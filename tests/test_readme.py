@@ -50,3 +50,9 @@ def test_reference_run_measured_quality_in_every_precision_on_the_gpu():
     assert accuracy["bf16"] >= 0.90
     large = {r["precision"] for r in recs if r["experiment"] == "logit-fidelity" and r["model"] == "qwen3-vl-8b"}
     assert large == set(accuracy) - {"bf16"}
+
+
+def test_readme_speed_verdicts_match_the_cpu_reference():
+    from vlmkit.report import speed_verdict_table
+
+    assert _block("cpu-speed-verdicts") == speed_verdict_table(ROOT / "reference" / "cpu-x86_64")

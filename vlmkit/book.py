@@ -23,7 +23,7 @@ from typing import Any
 import nbformat
 
 from vlmkit.device import device_slug, resolve_device
-from vlmkit.records import atomic_write_json, provenance
+from vlmkit.records import atomic_write_json, load_records, provenance
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -43,17 +43,23 @@ def notebook_needs(path: Path) -> dict[str, Any]:
 
 
 def run_book(device: str = "auto", out: Path = Path("build"), only: list[str] | None = None,
-             notebooks: Path = NOTEBOOK_DIR) -> dict[str, Any]:
+             notebooks: Path = NOTEBOOK_DIR, resume: Path | None = None) -> dict[str, Any]:
     """Execute the book's notebooks into ``out/<device-slug>/`` and return the run manifest.
 
-    Taught in ``notebooks/00_environment.ipynb``.
+    ``resume``: the ``run.json`` of an earlier part of the same run (a GPU reference run
+    split over several calls): its run id is kept, and its notebooks stay listed unless
+    run again. Taught in ``notebooks/00_environment.ipynb``.
     """
     dev = resolve_device(device)
     target = (out / device_slug(dev)).resolve()
     results = target / "results"
     results.mkdir(parents=True, exist_ok=True)
-    run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
-    manifest: dict[str, Any] = {"run_id": run_id, "device": provenance(dev), "notebooks": []}
+    if resume is not None:
+        manifest: dict[str, Any] = json.loads(Path(resume).read_text())
+        run_id = manifest["run_id"]
+    else:
+        run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+        manifest = {"run_id": run_id, "device": provenance(dev), "notebooks": []}
     saved = {k: os.environ.get(k) for k in ("VLMKIT_RESULTS_DIR", "VLMKIT_RUN_ID")}
     os.environ.update(VLMKIT_RESULTS_DIR=str(results), VLMKIT_RUN_ID=run_id)  # the kernels inherit these
     try:
@@ -74,6 +80,7 @@ def _execute_all(sources: list[Path], only: list[str] | None, device_type: str, 
     for source in sources:
         if only and not any(source.name.startswith(prefix) for prefix in only):
             continue
+        _set_aside_earlier_results(target / "results" / f"{source.stem}.json", manifest["run_id"])
         started = time.perf_counter()
         entry: dict[str, Any] = {"notebook": source.name, "status": "ok"}
         try:
@@ -85,8 +92,15 @@ def _execute_all(sources: list[Path], only: list[str] | None, device_type: str, 
             entry.update(status="failed", error=f"{type(exc).__name__}: {str(exc)[-2000:]}")
             print(f"FAILED {source.name}: {type(exc).__name__}", file=sys.stderr)
         entry["seconds"] = round(time.perf_counter() - started, 1)
-        manifest["notebooks"].append(entry)
+        kept = [e for e in manifest["notebooks"] if e["notebook"] != source.name]
+        manifest["notebooks"] = sorted(kept + [entry], key=lambda e: e["notebook"])
         atomic_write_json(target / "run.json", manifest)
+
+
+def _set_aside_earlier_results(path: Path, run_id: str) -> None:
+    """A notebook run again within the same run id supersedes its earlier records: move them aside, keep them."""
+    if path.exists() and any(r.get("run_id") == run_id for r in load_records(path)):
+        path.rename(path.with_name(f"{path.stem}.superseded-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}.json"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,8 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu or cuda")
     parser.add_argument("--out", default="build", type=Path, help="folder for build/<device>/ (default: build)")
     parser.add_argument("--only", nargs="*", help="notebook number prefixes to run, e.g. 00 01")
+    parser.add_argument("--resume", type=Path, help="run.json of an earlier part of this run: keep its run id and entries")
     args = parser.parse_args(argv)
-    manifest = run_book(args.device, args.out, args.only)
+    if args.resume is not None and not args.resume.is_file():
+        parser.error(f"--resume {args.resume}: no such run.json")
+    manifest = run_book(args.device, args.out, args.only, resume=args.resume)
     for entry in manifest["notebooks"]:
         print(f"{entry['status']:>6}  {entry['seconds']:7.1f} s  {entry['notebook']}")
     return 0 if all(e["status"] == "ok" for e in manifest["notebooks"]) and manifest["notebooks"] else 1

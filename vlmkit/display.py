@@ -1,4 +1,4 @@
-"""Byte-size formatting the notebooks share.
+"""Formatting the notebooks share: byte sizes and the source line of every figure.
 
 Taught in ``notebooks/01_loading_precisions.ipynb``.
 """
@@ -18,3 +18,13 @@ def human_bytes(n_bytes: float) -> str:
             return f"{n_bytes / size:.3g} {unit}"
     return f"{n_bytes:.0f} B"
 
+
+
+def provenance_line(provenance: dict, *what: str) -> str:
+    """A figure title's source line: what was measured, then device, date, torch and bitsandbytes versions.
+
+    ``provenance`` is ``ResultsStore.provenance``. Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    versions = provenance["versions"]
+    return " · ".join([*what, provenance["device_name"], provenance["timestamp"][:10], f"torch {versions['torch']}",
+                       f"bitsandbytes {versions['bitsandbytes']}"])

@@ -83,7 +83,8 @@ def time_call(fn: Callable[[], object], device: torch.device, *, warmup: int = 1
 
 def time_interleaved(variants: dict[str, Callable[[], object]], device: torch.device, *, warmup: int = 1,
                      repeats: int = 5) -> dict[str, TimingStats]:
-    """Time several variants round-robin (A, B, A, B, ...): drift on a shared machine then hits all of them alike.
+    """Time several variants in alternating rounds (A B, B A, A B, ...): drift on a shared machine, and whatever
+    the one running first in a round pays or leaves behind, then hit all of them alike.
 
     Taught in ``notebooks/07_tf32_transfers.ipynb``.
     """
@@ -93,8 +94,10 @@ def time_interleaved(variants: dict[str, Callable[[], object]], device: torch.de
         for fn in variants.values():
             fn()
     samples: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(repeats):
-        for name, fn in variants.items():
+    names = list(variants)
+    for round_ in range(repeats):
+        for name in names if round_ % 2 == 0 else names[::-1]:
+            fn = variants[name]
             synchronize(device)
             start = time.perf_counter()
             fn()
