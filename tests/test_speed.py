@@ -145,3 +145,34 @@ def test_interleaved_timing_alternates_the_variants():
     assert {k: len(v.samples) for k, v in stats.items()} == {"a": 3, "b": 3}
     with pytest.raises(ValueError):
         time_interleaved({"a": lambda: None}, CPU, repeats=0)
+
+
+def test_fresh_compile_cache_is_an_empty_directory_only_while_a_variant_runs():
+    import os
+
+    from vlmkit.generation_variants import compile_cache
+
+    before = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    with compile_cache("fresh"):
+        inside = os.environ["TORCHINDUCTOR_CACHE_DIR"]
+        assert inside != before and os.listdir(inside) == []
+        assert os.environ["TRITON_CACHE_DIR"].startswith(inside)
+    assert os.environ.get("TORCHINDUCTOR_CACHE_DIR") == before and not os.path.exists(inside)
+    with compile_cache("machine"):
+        assert os.environ.get("TORCHINDUCTOR_CACHE_DIR") == before
+    with pytest.raises(ValueError, match="fresh"):
+        compile_cache("warm")
+
+
+def test_kernel_refusals_keep_pytorchs_reasons_once_and_drop_empty_headers():
+    import warnings
+
+    from vlmkit.attention_variants import kernel_refusals
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.warn("Memory efficient kernel not used because: (Triggered internally at sdp_utils.cpp:986.)")
+        for _ in range(2):
+            warnings.warn("For dense input, both fused kernels require the same num_heads. (Triggered internally at x.h:418.)")
+        warnings.warn("an unrelated warning")
+    assert kernel_refusals(caught) == ["For dense input, both fused kernels require the same num_heads."]

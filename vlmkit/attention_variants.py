@@ -9,6 +9,8 @@ Taught in ``notebooks/06_attention.ipynb``.
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -71,3 +73,17 @@ def time_vision_tower(vlm: VLMInference, inputs: dict, *, warmup: int, repeats: 
             return model.get_image_features(pixel_values=inputs["pixel_values"], image_grid_thw=inputs["image_grid_thw"])
 
     return time_call(run, vlm.device, warmup=warmup, repeats=repeats)
+
+
+def kernel_refusals(caught: list[warnings.WarningMessage]) -> list[str]:
+    """PyTorch's own reasons why an SDPA kernel declined a call, from the warnings it raised meanwhile.
+
+    A forced backend that cannot run says only "No available kernel"; the reasons come as
+    warnings just before. Taught in ``notebooks/06_attention.ipynb``.
+    """
+    reasons = []
+    for w in caught:
+        text = re.sub(r"\s*\(Triggered internally at .*\)\s*$", "", str(w.message), flags=re.S).strip()
+        if "Triggered internally" in str(w.message) and not text.endswith(":") and text not in reasons:
+            reasons.append(text)
+    return reasons

@@ -10,11 +10,13 @@ Taught in ``notebooks/05_compile.ipynb``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch._dynamo.utils import counters
+from torch._inductor.utils import fresh_inductor_cache
 
 from vlmkit.inference import VLMInference
 
@@ -40,6 +42,21 @@ VARIANTS: tuple[GenerationVariant, ...] = (
 def compiled_graphs() -> int:
     """How many graphs TorchDynamo has compiled in this process so far."""
     return int(counters["stats"]["unique_graphs"])
+
+
+COMPILE_CACHES = ("fresh", "machine")
+
+
+def compile_cache(kind: str) -> contextlib.AbstractContextManager[None]:
+    """Where compiled kernels go while a variant runs: ``"fresh"`` or ``"machine"``.
+
+    ``"fresh"``: an empty TorchInductor and Triton cache (PyTorch's ``fresh_inductor_cache``), so a warm-up
+    time is a first compilation; ``"machine"``: the machine's on-disk cache, which a later process reuses
+    (its warm-up then mostly loads kernels compiled before). Taught in ``notebooks/05_compile.ipynb``.
+    """
+    if kind not in COMPILE_CACHES:
+        raise ValueError(f"unknown compile cache {kind!r}; choose one of {COMPILE_CACHES}")
+    return fresh_inductor_cache() if kind == "fresh" else contextlib.nullcontext()
 
 
 def why_not_auto_compiled(vlm: VLMInference) -> str | None:
