@@ -7,7 +7,7 @@ import torch
 
 from vlmkit.claims import SEED_SPEED_CLAIMS
 from vlmkit.errors import BackendUnavailableError
-from vlmkit.speed import judge_speed_claim, speedup, speedup_of_medians, unmeasured_claim, verdict_rows
+from vlmkit.speed import current_verdict, judge_speed_claim, speed_verdict, speedup, speedup_of_medians, unmeasured_claim, verdict_rows
 from vlmkit.timing import TimingStats
 
 CPU = torch.device("cpu")
@@ -32,6 +32,7 @@ def test_speedup_is_baseline_over_variant_with_the_spread_of_both():
     (([9.0] * 3, [1.0] * 3), "above"),     # 9x over it
     (([2.0, 3.0, 4.0], [1.0] * 3), "holds"),  # median 3x: holds
     (([1.5, 2.5, 3.5], [1.0] * 3), "holds"),  # median 2.5x but the spread reaches 3x: not refuted
+    (([0.5, 0.6, 2.0, 3.6, 4.0], [1.0] * 5), "inconclusive"),  # the spread reaches 3x but also 1x: noise, not evidence
 ])
 def test_speed_claim_verdict_uses_the_spread(samples, expected):
     m = judge_speed_claim("kv-cache-reuse", speedup_of_medians(*samples), baseline="no cache", variant="cache",
@@ -176,3 +177,13 @@ def test_kernel_refusals_keep_pytorchs_reasons_once_and_drop_empty_headers():
             warnings.warn("For dense input, both fused kernels require the same num_heads. (Triggered internally at x.h:418.)")
         warnings.warn("an unrelated warning")
     assert kernel_refusals(caught) == ["For dense input, both fused kernels require the same num_heads."]
+
+
+def test_a_spread_containing_no_change_is_inconclusive_only_where_the_claim_excludes_it():
+    assert speed_verdict(0.8, 1.15, (1.1, 1.2)) == "inconclusive"  # TF32-like claim, noisy control
+    assert speed_verdict(0.9, 1.1, (0.8, 1.2)) == "holds"  # INT8 0.8-1.2x: no change is part of the claim
+    assert speed_verdict(1.12, 1.3, (1.1, 1.2)) == "holds"
+    assert speed_verdict(0.7, 0.95, (1.1, 1.2)) == "below" and speed_verdict(1.3, 1.4, (1.1, 1.2)) == "above"
+    old_rule = {"experiment": "speed-claim", "metrics": {"low": 0.8, "high": 1.15, "claimed": [1.1, 1.2], "verdict": "holds"}}
+    assert current_verdict(old_rule) == "inconclusive"  # runs recorded under the old rule are judged alike
+    assert current_verdict({"experiment": "bound-claim", "metrics": {"verdict": "refuted"}}) == "refuted"

@@ -1,6 +1,6 @@
 """Tables for the README, made from a reference run's results JSON (never typed by hand).
 
-``python -m vlmkit.report reference/nvidia-h200`` prints the memory and quality tables
+``python -m vlmkit.report reference/nvidia-h200`` prints the memory, quality and speed tables
 the README shows; a test checks that the README still matches the committed results.
 
 Taught in ``notebooks/01_loading_precisions.ipynb`` (memory) and ``notebooks/02_quality.ipynb`` (quality).
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from vlmkit.precision import get_precision
 from vlmkit.records import latest_run, load_records
-from vlmkit.speed import verdict_rows
+from vlmkit.speed import current_verdict, verdict_rows
 
 
 def memory_table(run_dir: str | Path) -> str:
@@ -113,9 +113,79 @@ def speed_verdict_table(run_dir: str | Path) -> str:
     return "\n".join(lines)
 
 
+def _claim_records(run_dir: str | Path) -> list[tuple[str, dict]]:
+    """(notebook, record) for every claim record of the speed notebooks' latest run under ``run_dir``."""
+    found = []
+    for notebook in SPEED_NOTEBOOKS:
+        records = latest_run(load_records(Path(run_dir) / "results" / f"{notebook}.json"))
+        found += [(notebook, r) for r in records if r["experiment"].endswith("-claim")]
+    return found
+
+
+def speed_claim_summary(run_dir: str | Path) -> str:
+    """Markdown table, one row per seed speed claim: the range of measured ratios and how often it held.
+
+    The compute-bound sentence (a ``bound-claim``) has no ratio; its row gives the measured regimes.
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    by_claim: dict[str, list[tuple[str, dict]]] = {}
+    for notebook, r in _claim_records(run_dir):
+        by_claim.setdefault(r["metrics"]["claim_text"], []).append((notebook, r))
+    if not by_claim:
+        raise ValueError(f"no speed verdicts under {run_dir}")
+    lines = ["| seed claim | measured here | verdicts | notebook |", "| --- | --- | --- | --- |"]
+    for text, found in by_claim.items():
+        metrics = [r["metrics"] for _, r in found]
+        ratios = [m["ratio"] for m in metrics if "ratio" in m]
+        if ratios:
+            measured = f"{min(ratios):.2f}x to {max(ratios):.2f}x over {len(ratios)} measurements"
+        elif any("decode_regime" in m for m in metrics):
+            measured = "; ".join(f"decode {m['decode_regime']}, prefill {m['prefill_regime']}" for m in metrics)
+        else:
+            measured = "not measured"
+        counts: dict[str, int] = {}
+        for _, r in found:
+            counts[current_verdict(r)] = counts.get(current_verdict(r), 0) + 1
+        verdicts = ", ".join(f"{v} {n}" for v, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        notebooks = ", ".join(sorted({nb[:2] for nb, _ in found}))
+        lines.append(f"| {text} | {measured} | {verdicts} | {notebooks} |")
+    return "\n".join(lines)
+
+
+def phase_table(run_dir: str | Path) -> str:
+    """Markdown table of prefill and decode per precision for the whole model, from ``03_dequantization.json``.
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    records = latest_run(load_records(Path(run_dir) / "results" / "03_dequantization.json"))
+    speeds = [r for r in records if r["experiment"] == "model-speed"]
+    if not speeds:
+        raise ValueError(f"no model-speed records under {run_dir}")
+    first = speeds[0]
+    prov = first["provenance"]
+    base = next(r["metrics"] for r in speeds if r["precision"] == "bf16")
+    lines = [
+        f"`{first['model']}` on {prov['device_name']}, {prov['timestamp'][:10]}; torch {prov['versions']['torch']}, "
+        f"transformers {prov['versions']['transformers']}, bitsandbytes {prov['versions']['bitsandbytes']}; "
+        f"{first['shapes']['image'][0]} px image ({first['metrics']['visual_tokens']} visual tokens, "
+        f"{first['shapes']['tokens_in']} tokens in), {first['shapes']['new_tokens']} new tokens; median of "
+        f"{first['repeats']} calls after a warm-up.",
+        "",
+        "| precision | weights (GB) | prefill (ms) | decode (ms/token) | decode speed vs BF16 | GPU busy in decode |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in speeds:
+        m = r["metrics"]
+        busy = m["gpu_busy_share_decode"]
+        lines.append(f"| {get_precision(r['precision']).label} | {m['weights_gb']:.2f} | {m['prefill_ms']:.1f} | "
+                     f"{m['decode_ms_per_token']:.1f} | {base['decode_ms_per_token'] / m['decode_ms_per_token']:.2f}x | "
+                     f"{'–' if busy is None else f'{busy:.0%}'} |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     run = sys.argv[1] if len(sys.argv) > 1 else "reference/nvidia-h200"
     tables = [memory_table(run), quality_table(run)]
     if any((Path(run) / "results" / f"{n}.json").exists() for n in SPEED_NOTEBOOKS):
-        tables.append(speed_verdict_table(run))
+        tables += [speed_claim_summary(run), phase_table(run), speed_verdict_table(run)]
     print(*tables, sep="\n\n")
