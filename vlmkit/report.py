@@ -9,6 +9,7 @@ Taught in ``notebooks/01_loading_precisions.ipynb`` (memory) and ``notebooks/02_
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from vlmkit.precision import get_precision
@@ -16,18 +17,30 @@ from vlmkit.records import latest_run, load_records
 from vlmkit.speed import current_verdict, verdict_rows
 
 
+def _made_on(prov: dict) -> str:
+    """Device, date and library versions of a record's provenance, for a table's header line."""
+    v = prov["versions"]
+    return (f"{prov['device_name']}, {prov['timestamp'][:10]}; torch {v['torch']}, transformers {v['transformers']}, "
+            f"bitsandbytes {v['bitsandbytes']}")
+
+
+def _of_experiment(records: list[dict], experiment: str, run_dir: str | Path) -> list[dict]:
+    """The records of one experiment; a run without any is an error that names the folder."""
+    found = [r for r in records if r["experiment"] == experiment]
+    if not found:
+        raise ValueError(f"no {experiment} records under {run_dir}")
+    return found
+
+
 def memory_table(run_dir: str | Path) -> str:
     """Markdown table of weights, peak at load and the seed's claim per precision, from ``01_loading_precisions.json``."""
     records = latest_run(load_records(Path(run_dir) / "results" / "01_loading_precisions.json"))
-    loads = [r for r in records if r["experiment"] == "load"]
-    if not loads:
-        raise ValueError(f"no load records under {run_dir}")
+    loads = _of_experiment(records, "load", run_dir)
     first = loads[0]
     prov = first["provenance"]
     lines = [
         f"Model `{first['model']}` ({loads[0]['metrics']['load']['weights']['total_params']:,} parameters) on "
-        f"{prov['device_name']}, {prov['timestamp'][:10]}; torch {prov['versions']['torch']}, transformers "
-        f"{prov['versions']['transformers']}, bitsandbytes {prov['versions']['bitsandbytes']}; one load each; "
+        f"{_made_on(prov)}; one load each; "
         "GB = 10^9 bytes, measured with the CUDA allocator.",
         "",
         "| precision | weights (GB) | peak at load (GB) | params × bits (GB) | seed's claim (GB) | measured / claim (verdict) |",
@@ -70,8 +83,7 @@ def quality_table(run_dir: str | Path) -> str:
         header += f" top-1 agreement ({large[0]}) | mean KL ({large[0]}) |"
     lines = [
         f"Tiny shapes model (`{tiny}`) on {accuracy['bf16']['shapes']['questions']} test questions{large_part} on "
-        f"{prov['device_name']}, {prov['timestamp'][:10]}; torch {prov['versions']['torch']}, bitsandbytes "
-        f"{prov['versions']['bitsandbytes']}. Relative = accuracy / BF16 accuracy; the interval is 95 % (Wilson); "
+        f"{_made_on(prov)}. Relative = accuracy / BF16 accuracy; the interval is 95 % (Wilson); "
         "KL in nats, first answer token, against BF16.",
         "",
         header,
@@ -133,7 +145,10 @@ def speed_claim_summary(run_dir: str | Path) -> str:
         by_claim.setdefault(r["metrics"]["claim_text"], []).append((notebook, r))
     if not by_claim:
         raise ValueError(f"no speed verdicts under {run_dir}")
-    lines = ["| seed claim | measured here | verdicts | notebook |", "| --- | --- | --- | --- |"]
+    first = next(iter(by_claim.values()))[0][1]
+    prov = first["provenance"]
+    lines = [f"{_made_on(prov)}; run `{first['run_id']}`. Ratios: variant speed / baseline speed (>1: faster).", "",
+             "| seed claim | measured here | verdicts | notebook |", "| --- | --- | --- | --- |"]
     for text, found in by_claim.items():
         metrics = [r["metrics"] for _, r in found]
         ratios = [m["ratio"] for m in metrics if "ratio" in m]
@@ -157,16 +172,13 @@ def phase_table(run_dir: str | Path) -> str:
 
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
-    records = latest_run(load_records(Path(run_dir) / "results" / "03_dequantization.json"))
-    speeds = [r for r in records if r["experiment"] == "model-speed"]
-    if not speeds:
-        raise ValueError(f"no model-speed records under {run_dir}")
+    speeds = _of_experiment(latest_run(load_records(Path(run_dir) / "results" / "03_dequantization.json")),
+                            "model-speed", run_dir)
     first = speeds[0]
     prov = first["provenance"]
     base = next(r["metrics"] for r in speeds if r["precision"] == "bf16")
     lines = [
-        f"`{first['model']}` on {prov['device_name']}, {prov['timestamp'][:10]}; torch {prov['versions']['torch']}, "
-        f"transformers {prov['versions']['transformers']}, bitsandbytes {prov['versions']['bitsandbytes']}; "
+        f"`{first['model']}` on {_made_on(prov)}; "
         f"{first['shapes']['image'][0]} px image ({first['metrics']['visual_tokens']} visual tokens, "
         f"{first['shapes']['tokens_in']} tokens in), {first['shapes']['new_tokens']} new tokens; median of "
         f"{first['repeats']} calls after a warm-up.",
@@ -183,9 +195,43 @@ def phase_table(run_dir: str | Path) -> str:
     return "\n".join(lines)
 
 
+#: The README's generated blocks: marker name -> (table function, reference run folder).
+README_BLOCKS: dict[str, tuple[Callable[[str | Path], str], str]] = {
+    "h200-memory-table": (memory_table, "reference/nvidia-h200"),
+    "h200-quality-table": (quality_table, "reference/nvidia-h200"),
+    "h200-speed-summary": (speed_claim_summary, "reference/nvidia-h200"),
+    "h200-phase-table": (phase_table, "reference/nvidia-h200"),
+    "h200-speed-verdicts": (speed_verdict_table, "reference/nvidia-h200"),
+    "cpu-speed-summary": (speed_claim_summary, "reference/cpu-x86_64"),
+    "cpu-speed-verdicts": (speed_verdict_table, "reference/cpu-x86_64"),
+}
+
+
+def readme_block(readme: str, name: str) -> str:
+    """The text between ``<!-- name:start -->`` and ``<!-- name:end -->`` in ``readme``."""
+    return readme.split(f"<!-- {name}:start -->", 1)[1].split(f"<!-- {name}:end -->", 1)[0].strip("\n")
+
+
+def fill_readme(readme: str, root: Path) -> str:
+    """``readme`` with every generated block made again from the committed results under ``root``.
+
+    ``python -m vlmkit.report --update-readme`` writes it; a test checks that nothing would change.
+    """
+    for name, (table, run) in README_BLOCKS.items():
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        head, rest = readme.split(start, 1)
+        tail = rest.split(end, 1)[1]
+        readme = f"{head}{start}\n{table(root / run)}\n{end}{tail}"
+    return readme
+
+
 if __name__ == "__main__":
-    run = sys.argv[1] if len(sys.argv) > 1 else "reference/nvidia-h200"
-    tables = [memory_table(run), quality_table(run)]
-    if any((Path(run) / "results" / f"{n}.json").exists() for n in SPEED_NOTEBOOKS):
-        tables += [speed_claim_summary(run), phase_table(run), speed_verdict_table(run)]
-    print(*tables, sep="\n\n")
+    if sys.argv[1:] == ["--update-readme"]:
+        path = Path("README.md")
+        path.write_text(fill_readme(path.read_text(), Path(".")))
+    else:
+        run = sys.argv[1] if len(sys.argv) > 1 else "reference/nvidia-h200"
+        tables = [memory_table(run), quality_table(run)]
+        if any((Path(run) / "results" / f"{n}.json").exists() for n in SPEED_NOTEBOOKS):
+            tables += [speed_claim_summary(run), phase_table(run), speed_verdict_table(run)]
+        print(*tables, sep="\n\n")
