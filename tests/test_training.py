@@ -68,3 +68,20 @@ def test_equal_images_attention_refuses_images_of_different_sizes():
     q = torch.zeros(1, 2, 10, 4)
     with pytest.raises(ValueError, match="one size"):
         equal_images_sdpa(None, q, q, q, cu_seq_lens_q=torch.tensor([0, 4, 10]), max_length_q=6)
+
+
+def test_the_card_takes_its_command_from_the_manifest_and_its_step_rates_from_timings(tmp_path):
+    from vlmkit.training import command_for, measure_step_rate, record_step_rate, write_model_card
+
+    cfg = TrainConfig(steps=3, batch_size=8, n_train_images=60, curriculum_steps=0, warmup_steps=1, eval_every=3)
+    train_shapes_model(tmp_path / "m", cfg, device="cpu", progress=False)
+    rate = measure_step_rate(cfg, 3, "cpu")
+    assert rate["steps_timed"] == 2 and rate["steps_per_second"] > 0 and rate["batch_size"] == 8
+    record_step_rate(tmp_path / "m", rate)
+    card = write_model_card(tmp_path / "m", {"overall": 0.5, "n": 2, "by_family": {"colour": 0.5}},
+                            {"colour": 0.25}, evaluated_on="CPU").read_text()
+    command = command_for(cfg, str(tmp_path / "m"), "cpu")
+    assert f"`{command}`" in card and command.endswith("--steps 3 --batch-size 8 --warmup-steps 1 "
+                                                       "--curriculum-steps 0 --n-train-images 60 --eval-every 3")
+    assert f"{rate['steps_per_second']:.2f} steps/s over 2 steps of batch 8" in card
+    assert "| colour | 0.500 | 0.250 |" in card

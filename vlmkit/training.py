@@ -16,8 +16,10 @@ from __future__ import annotations
 import json
 import math
 import random
+import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -243,23 +245,63 @@ def save_trained(model: Qwen3VLForConditionalGeneration, processor: Qwen3VLProce
     (out / "learning_curve.json").write_text(json.dumps(result.history))
 
 
-def write_model_card(model_dir: str | Path, command: str, accuracy: dict, baseline: dict[str, float],
-                     evaluated_on: str, other_timings: tuple[str, ...] = ()) -> Path:
+#: Step rates of the training function measured on other devices, kept beside the model card.
+TIMINGS = "timings.json"
+
+
+def command_for(config: TrainConfig, out: str, device: str) -> str:
+    """The ``python -m vlmkit.training`` command that trains ``config``: only settings that differ from the defaults."""
+    defaults = TrainConfig()
+    flags = "".join(f" --{f.name.replace('_', '-')} {getattr(config, f.name)}" for f in fields(TrainConfig)
+                    if getattr(config, f.name) != getattr(defaults, f.name))
+    return f"python -m vlmkit.training --out {out} --device {device}{flags}"
+
+
+def measure_step_rate(config: TrainConfig, steps: int, device: str | None = None) -> dict:
+    """Train ``steps`` steps of ``config`` (into a throw-away folder) and return the measured step rate.
+
+    The first step (allocations, first kernels) is left out of the rate. Used for the model card's
+    line about devices the committed model was not trained on. Taught in ``notebooks/02_quality.ipynb``.
+    """
+    if steps < 2:
+        raise ValueError(f"need at least 2 steps to time, got {steps}")
+    with tempfile.TemporaryDirectory() as tmp:
+        result = train_shapes_model(tmp, replace(config, steps=steps, eval_every=steps + 1), device, progress=False)
+    timed = result.history[-1]["seconds"] - result.history[0]["seconds"]
+    return {"device_name": result.device_name, "batch_size": config.batch_size, "steps_timed": steps - 1,
+            "seconds": round(timed, 2), "steps_per_second": (steps - 1) / timed,
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d")}
+
+
+def record_step_rate(model_dir: str | Path, rate: dict) -> Path:
+    """Add a measured step rate to ``timings.json`` beside the model (earlier ones are kept)."""
+    path = Path(model_dir) / TIMINGS
+    rates = json.loads(path.read_text()) if path.exists() else []
+    path.write_text(json.dumps(rates + [rate], indent=2) + "\n")
+    return path
+
+
+def write_model_card(model_dir: str | Path, accuracy: dict, baseline: dict[str, float], evaluated_on: str) -> Path:
     """Write ``README.md`` beside a trained model: architecture, command, device, time, seed, accuracy per family.
 
-    Every number comes from the model's manifest, from the evaluation passed in (made on
-    ``evaluated_on``) or from ``other_timings``: measured lines about the same function on
-    other devices. Taught in ``notebooks/02_quality.ipynb``.
+    Every number comes from the model's manifest, from ``timings.json`` (step rates measured on other
+    devices) or from the evaluation passed in (made on ``evaluated_on``). Taught in ``notebooks/02_quality.ipynb``.
     """
     model_dir = Path(model_dir)
     manifest = json.loads((model_dir / MANIFEST).read_text())
     config = json.loads((model_dir / "config.json").read_text())
     text, vision = config["text_config"], config["vision_config"]
     cfg = manifest["train_config"]
+    command = command_for(TrainConfig(**cfg), str(model_dir), manifest["init_device"])
     rows = "\n".join(f"| {fam} | {acc:.3f} | {baseline[fam]:.3f} |" for fam, acc in accuracy["by_family"].items())
     status = (f"meets the book's target of {TARGET_ACCURACY:.2f}" if accuracy["overall"] >= TARGET_ACCURACY
               else f"below the book's target of {TARGET_ACCURACY:.2f}: an interim model that needs longer training")
-    timings = "".join(f"- {line}\n" for line in other_timings)
+    rates = json.loads((model_dir / TIMINGS).read_text()) if (model_dir / TIMINGS).exists() else []
+    timings = "".join(
+        f"- {r['device_name']}, same function and settings ({r['date']}, `{TIMINGS}`): {r['steps_per_second']:.2f} "
+        f"steps/s over {r['steps_timed']} steps of batch {r['batch_size']}, so about "
+        f"{cfg['steps'] / r['steps_per_second'] / 60:.0f} min for the {cfg['steps']} steps\n"
+        for r in rates if r["batch_size"] == cfg["batch_size"])
     card = f"""# shapes-model: a tiny Qwen3-VL trained by vlmkit
 
 `Qwen3VLForConditionalGeneration` ({manifest['parameters']:,} parameters, stored in bf16), trained from
@@ -297,9 +339,12 @@ common answer.
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m vlmkit.training --out data/shapes-model --device cpu``: train, evaluate, write the model card."""
+    """``python -m vlmkit.training --out data/shapes-model --device cpu``: train, evaluate, write the model card.
+
+    ``--probe-steps N``: only time N steps of these settings on this device and add the rate to the card's
+    ``timings.json``; ``--card``: evaluate the model already in ``--out`` and write its card again.
+    """
     import argparse
-    import sys
 
     from vlmkit.device import device_name
     from vlmkit.inference import VLMInference
@@ -310,20 +355,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="data/shapes-model")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--test-set", default="data/shapes-test")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--probe-steps", type=int, help="time this many training steps here; record the rate beside --out")
+    mode.add_argument("--card", action="store_true", help="evaluate the model in --out and write its card again")
     defaults = TrainConfig()
     for name, value in asdict(defaults).items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     args = vars(parser.parse_args(argv))
     out, device, test_set = args.pop("out"), args.pop("device"), args.pop("test_set")
-    result = train_shapes_model(out, TrainConfig(**args), device=device)
+    probe, card_only = args.pop("probe_steps"), args.pop("card")
+    if probe is not None:
+        rate = measure_step_rate(TrainConfig(**args), probe, device)
+        print(f"{rate['steps_per_second']:.2f} steps/s on {rate['device_name']}; recorded in {record_step_rate(out, rate)}")
+        return
+    if not card_only:
+        result = train_shapes_model(out, TrainConfig(**args), device=device)
+        print(f"trained on {result.device_name} in {result.seconds:.0f} s")
     rows = load_split(test_set)
     vlm = VLMInference(model=out, precision="bf16", device=device)
     accuracy = evaluate(vlm, rows)
-    command = "python -m vlmkit.training " + " ".join(argv if argv is not None else sys.argv[1:])
-    card = write_model_card(out, command.strip(), accuracy.as_dict(), majority_baseline(rows),
-                            evaluated_on=device_name(vlm.device))
-    print(f"trained on {result.device_name} in {result.seconds:.0f} s; bf16 test accuracy {accuracy.overall:.3f}; "
-          f"card: {card}")
+    card = write_model_card(out, accuracy.as_dict(), majority_baseline(rows), evaluated_on=device_name(vlm.device))
+    print(f"bf16 test accuracy {accuracy.overall:.3f}; card: {card}")
 
 
 if __name__ == "__main__":
