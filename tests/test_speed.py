@@ -187,3 +187,22 @@ def test_a_spread_containing_no_change_is_inconclusive_only_where_the_claim_excl
     old_rule = {"experiment": "speed-claim", "metrics": {"low": 0.8, "high": 1.15, "claimed": [1.1, 1.2], "verdict": "holds"}}
     assert current_verdict(old_rule) == "inconclusive"  # runs recorded under the old rule are judged alike
     assert current_verdict({"experiment": "bound-claim", "metrics": {"verdict": "refuted"}}) == "refuted"
+
+
+def test_readable_log_axis_labels_plain_numbers_and_no_minor_powers():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vlmkit.display import readable_log_axis
+
+    fig, (a, b) = plt.subplots(1, 2)
+    a.plot([196, 3136], [1, 2]); a.set_xscale("log"); readable_log_axis(a.xaxis, [196, 784, 3136])
+    b.plot([1.2, 33], [1, 2]); b.set_xscale("log"); readable_log_axis(b.xaxis)
+    fig.canvas.draw()
+    assert [t.get_text() for t in a.get_xticklabels()] == ["196", "784", "3136"]
+    shown = [t.get_text() for t in b.get_xticklabels() if t.get_text()]
+    assert {"2", "5", "10", "20"} <= set(shown) and all("^" not in s and "10^" not in s for s in shown)
+    assert not any(t.get_text() for t in b.xaxis.get_minorticklabels())
+    plt.close(fig)

@@ -5,6 +5,12 @@ Taught in ``notebooks/01_loading_precisions.ipynb``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.axis import Axis
+
 
 def gb(n_bytes: float) -> float:
     """Decimal gigabytes (10^9 bytes), the unit the seed's claims use."""
@@ -28,3 +34,19 @@ def provenance_line(provenance: dict, *what: str) -> str:
     versions = provenance["versions"]
     return " · ".join([*what, provenance["device_name"], provenance["timestamp"][:10], f"torch {versions['torch']}",
                        f"bitsandbytes {versions['bitsandbytes']}"])
+
+
+def readable_log_axis(axis: Axis, ticks: Sequence[float] | None = None) -> None:
+    """Label a log-scale axis with plain numbers, without crowded minor labels.
+
+    ``ticks``: the measured values to label (e.g. visual tokens); else 1, 2 and 5 times each power of ten.
+    Taught in ``notebooks/06_attention.ipynb``.
+    """
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    if ticks is not None:
+        axis.set_ticks(list(ticks), [f"{t:g}" for t in ticks])
+    else:
+        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FormatStrFormatter("%g"))
+    axis.set_minor_formatter(NullFormatter())
