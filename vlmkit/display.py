@@ -27,13 +27,14 @@ def human_bytes(n_bytes: float) -> str:
 
 
 def provenance_line(provenance: dict, *what: str) -> str:
-    """A figure title's source line: what was measured, then device, date, torch and bitsandbytes versions.
+    """A source line for a figure or table: what was measured, then device, date, torch, transformers and
+    bitsandbytes versions.
 
-    ``provenance`` is ``ResultsStore.provenance``. Taught in ``notebooks/03_dequantization.ipynb``.
+    ``provenance`` is ``ResultsStore.provenance`` or a record's. Taught in ``notebooks/03_dequantization.ipynb``.
     """
     versions = provenance["versions"]
     return " · ".join([*what, provenance["device_name"], provenance["timestamp"][:10], f"torch {versions['torch']}",
-                       f"bitsandbytes {versions['bitsandbytes']}"])
+                       f"transformers {versions['transformers']}", f"bitsandbytes {versions['bitsandbytes']}"])
 
 
 def readable_log_axis(axis: Axis, ticks: Sequence[float] | None = None) -> None:

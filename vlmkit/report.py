@@ -12,16 +12,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from vlmkit.display import provenance_line
 from vlmkit.precision import get_precision
 from vlmkit.records import latest_run, load_records
 from vlmkit.speed import current_verdict, verdict_rows
-
-
-def _made_on(prov: dict) -> str:
-    """Device, date and library versions of a record's provenance, for a table's header line."""
-    v = prov["versions"]
-    return (f"{prov['device_name']}, {prov['timestamp'][:10]}; torch {v['torch']}, transformers {v['transformers']}, "
-            f"bitsandbytes {v['bitsandbytes']}")
 
 
 def _of_experiment(records: list[dict], experiment: str, run_dir: str | Path) -> list[dict]:
@@ -40,7 +34,7 @@ def memory_table(run_dir: str | Path) -> str:
     prov = first["provenance"]
     lines = [
         f"Model `{first['model']}` ({loads[0]['metrics']['load']['weights']['total_params']:,} parameters) on "
-        f"{_made_on(prov)}; one load each; "
+        f"{provenance_line(prov)}; one load each; "
         "GB = 10^9 bytes, measured with the CUDA allocator.",
         "",
         "| precision | weights (GB) | peak at load (GB) | params × bits (GB) | seed's claim (GB) | measured / claim (verdict) |",
@@ -83,7 +77,7 @@ def quality_table(run_dir: str | Path) -> str:
         header += f" top-1 agreement ({large[0]}) | mean KL ({large[0]}) |"
     lines = [
         f"Tiny shapes model (`{tiny}`) on {accuracy['bf16']['shapes']['questions']} test questions{large_part} on "
-        f"{_made_on(prov)}. Relative = accuracy / BF16 accuracy; the interval is 95 % (Wilson); "
+        f"{provenance_line(prov)}. Relative = accuracy / BF16 accuracy; the interval is 95 % (Wilson); "
         "KL in nats, first answer token, against BF16.",
         "",
         header,
@@ -147,7 +141,7 @@ def speed_claim_summary(run_dir: str | Path) -> str:
         raise ValueError(f"no speed verdicts under {run_dir}")
     first = next(iter(by_claim.values()))[0][1]
     prov = first["provenance"]
-    lines = [f"{_made_on(prov)}; run `{first['run_id']}`. Ratios: variant speed / baseline speed (>1: faster).", "",
+    lines = [f"{provenance_line(prov)}; run `{first['run_id']}`. Ratios: variant speed / baseline speed (>1: faster).", "",
              "| seed claim | measured here | verdicts | notebook |", "| --- | --- | --- | --- |"]
     for text, found in by_claim.items():
         metrics = [r["metrics"] for _, r in found]
@@ -178,7 +172,7 @@ def phase_table(run_dir: str | Path) -> str:
     prov = first["provenance"]
     base = next(r["metrics"] for r in speeds if r["precision"] == "bf16")
     lines = [
-        f"`{first['model']}` on {_made_on(prov)}; "
+        f"`{first['model']}` on {provenance_line(prov)}; "
         f"{first['shapes']['image'][0]} px image ({first['metrics']['visual_tokens']} visual tokens, "
         f"{first['shapes']['tokens_in']} tokens in), {first['shapes']['new_tokens']} new tokens; median of "
         f"{first['repeats']} calls after a warm-up.",

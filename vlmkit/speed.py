@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from vlmkit.claims import SEED_SPEED_CLAIMS
+from vlmkit.claims import SEED_SPEED_CLAIMS, verdict
 from vlmkit.timing import TimingStats
 
 
@@ -67,13 +67,10 @@ def speed_verdict(low: float, high: float, claimed: tuple[float, float] | list[f
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
     c_lo, c_hi = claimed
-    if high < c_lo:
-        return "below"
-    if low > c_hi:
-        return "above"
-    if low <= 1.0 <= high and not c_lo <= 1.0 <= c_hi:
+    outcome = verdict(low, c_lo, c_hi, tolerance=0.0, spread=(low, high)).outcome
+    if outcome == "holds" and low <= 1.0 <= high and not c_lo <= 1.0 <= c_hi:
         return "inconclusive"
-    return "holds"
+    return outcome
 
 
 def current_verdict(record: dict[str, Any]) -> str:
