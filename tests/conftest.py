@@ -11,6 +11,7 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="vlmkit-tests-"))
 os.environ["VLMKIT_CACHE"] = str(_SESSION_DIR / "cache")
 os.environ["VLMKIT_RESULTS_DIR"] = str(_SESSION_DIR / "results")
 os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["VLMKIT_TEXT_PROGRESS"] = "1"  # executed notebooks print finished text bars
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402

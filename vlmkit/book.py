@@ -23,6 +23,7 @@ from typing import Any
 import nbformat
 
 from vlmkit.device import device_slug, resolve_device
+from vlmkit.progress import TEXT_PROGRESS_ENV
 from vlmkit.records import atomic_write_json, load_records, provenance
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
@@ -60,8 +61,9 @@ def run_book(device: str = "auto", out: Path = Path("build"), only: list[str] | 
     else:
         run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
         manifest = {"run_id": run_id, "device": provenance(dev), "notebooks": []}
-    saved = {k: os.environ.get(k) for k in ("VLMKIT_RESULTS_DIR", "VLMKIT_RUN_ID")}
-    os.environ.update(VLMKIT_RESULTS_DIR=str(results), VLMKIT_RUN_ID=run_id)  # the kernels inherit these
+    saved = {k: os.environ.get(k) for k in ("VLMKIT_RESULTS_DIR", "VLMKIT_RUN_ID", TEXT_PROGRESS_ENV)}
+    # the kernels inherit these; stored notebooks get finished text bars, not frozen widgets
+    os.environ.update(VLMKIT_RESULTS_DIR=str(results), VLMKIT_RUN_ID=run_id, **{TEXT_PROGRESS_ENV: "1"})
     try:
         _execute_all(book_notebooks(notebooks), only, dev.type, target, manifest)
     finally:

@@ -71,10 +71,17 @@ class SpeedClaim:
 #: The seed's speed claims; every ratio is "how many times as fast as the baseline" (>1: faster).
 SEED_SPEED_CLAIMS: dict[str, SpeedClaim] = {c.key: c for c in (
     SpeedClaim("int8-speed", "INT8 runs at 0.8-1.2x the speed of BF16", 0.8, 1.2),
-    SpeedClaim("int4-speed", "INT4 runs at 0.6-0.9x the speed of BF16 (dequantization overhead)", 0.6, 0.9),
+    SpeedClaim("int4-speed", "INT4 runs at 0.6-0.9x the speed of BF16", 0.6, 0.9),
     SpeedClaim("torch-compile", "torch.compile makes it 30-50 % faster", 1.3, 1.5),
     SpeedClaim("flash-attention", "Flash Attention 2 is 2-4x faster", 2.0, 4.0),
     SpeedClaim("tf32", "TF32 makes it 10-20 % faster", 1.1, 1.2),
     SpeedClaim("kv-cache-reuse", "KV-cache reuse makes follow-up questions 3-5x faster", 3.0, 5.0),
     SpeedClaim("non-blocking", "pinned memory + non_blocking transfers are 15-25 % faster", 1.15, 1.25),
 )}
+
+#: The seed's sentences about *why* something is fast or slow. Each is judged apart from the number it explains
+#: (a ``mechanism-claim`` record with ``measured_text`` and a verdict: holds / partly / refuted).
+SEED_MECHANISM_CLAIMS: dict[str, str] = {
+    "int4-dequantization": "INT4 is slower than BF16 because of dequantization overhead",
+    "compute-bound": "the 8B model is compute bound, not memory bound",
+}

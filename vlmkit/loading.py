@@ -22,6 +22,7 @@ from vlmkit.device import bitsandbytes_backend, device_name, resolve_device
 from vlmkit.errors import UnknownModelError
 from vlmkit.footprint import Footprint, measure_footprint
 from vlmkit.memory import MemoryDelta, MemoryProbe
+from vlmkit.progress import quiet_libraries
 from vlmkit.precision import Precision, get_precision
 from vlmkit.registry import REGISTRY
 
@@ -128,6 +129,7 @@ def load_model(
     """
     prec = precision if isinstance(precision, Precision) else get_precision(precision)
     dev = resolve_device(device)
+    quiet_libraries()
     quant_backend = bitsandbytes_backend(dev) if prec.is_quantized else None
     attention = choose_attention(dev, attn_implementation, use_flash_attention, strict_attention)
     source = resolve_source(model, init_device="cuda" if dev.type == "cuda" else "cpu")

@@ -14,10 +14,36 @@ Taught in ``notebooks/03_dequantization.ipynb``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
-from vlmkit.claims import SEED_SPEED_CLAIMS, verdict
+from vlmkit.claims import SEED_MECHANISM_CLAIMS, SEED_SPEED_CLAIMS, verdict
 from vlmkit.timing import TimingStats
+
+#: ``headline``: the claim judged as the seed states it, on a whole query of the VLM (prefill plus the answer
+#: tokens, ms per query) at the book's default image and answer length (:func:`book_query`).
+#: ``supporting``: a narrower measurement (one phase, one layer, a matmul or a copy alone) that explains it.
+Role = Literal["headline", "supporting"]
+
+
+@dataclass(frozen=True)
+class QuerySetup:
+    """The book's default query: one square image and a fixed-length answer (the seed's "a query of a VLM")."""
+
+    image_size: int
+    new_tokens: int
+
+    def describe(self) -> str:
+        """E.g. ``"448 px image, 32-token answer"``, for verdict rows."""
+        return f"{self.image_size} px image, {self.new_tokens}-token answer"
+
+
+def book_query(device_type: str) -> QuerySetup:
+    """The default query every speed notebook judges its headline verdict on: 448 px and 32 answer tokens on
+    CUDA (the 8B model), 64 px and 8 tokens on CPU (the tiny model).
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    return QuerySetup(448, 32) if device_type == "cuda" else QuerySetup(64, 8)
 
 
 @dataclass(frozen=True)
@@ -47,15 +73,20 @@ def speedup_of_medians(baseline: list[float], variant: list[float]) -> Speedup:
     return speedup(TimingStats(tuple(baseline), 0), TimingStats(tuple(variant), 0))
 
 
-def judge_speed_claim(claim_key: str, measured: Speedup, *, baseline: str, variant: str, what: str) -> dict[str, Any]:
+def judge_speed_claim(claim_key: str, measured: Speedup, *, baseline: str, variant: str, what: str,
+                      role: Role) -> dict[str, Any]:
     """Metrics for a ``speed-claim`` record: the seed's sentence, the measured ratio with spread, the verdict.
 
-    ``what`` names what was timed (e.g. "decode, tokens/s"), ``baseline`` and
-    ``variant`` the two things compared. Taught in ``notebooks/03_dequantization.ipynb``.
+    ``what`` names what was timed (e.g. "whole query, ms per query" or "decode time per token"),
+    ``baseline`` and ``variant`` the two things compared. ``role`` is ``"headline"`` only for a whole
+    query at :func:`book_query`'s size: the README's summary judges each claim on its headline rows
+    alone, and shows the ``"supporting"`` ones beside them. Taught in ``notebooks/03_dequantization.ipynb``.
     """
+    if role not in ("headline", "supporting"):
+        raise ValueError(f"role must be 'headline' or 'supporting', got {role!r}")
     claim = SEED_SPEED_CLAIMS[claim_key]
     return {"claim": claim.key, "claim_text": claim.text, "claimed": [claim.low, claim.high],
-            "what": what, "baseline": baseline, "variant": variant, **measured.as_dict(),
+            "what": what, "baseline": baseline, "variant": variant, "role": role, **measured.as_dict(),
             "verdict": speed_verdict(measured.low, measured.high, (claim.low, claim.high))}
 
 
@@ -86,10 +117,12 @@ def current_verdict(record: dict[str, Any]) -> str:
 
 
 def verdict_rows(records: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """One row per ``speed-claim``, ``bound-claim`` or ``unmeasured-claim`` record: claim | measured | verdict | where.
+    """One row per ``speed-claim``, ``mechanism-claim`` or ``unmeasured-claim`` record:
+    claim | role | measured | verdict | where, headline rows first.
 
-    Speed claims show the ratio with its spread; a bound claim (compute or memory bound)
-    carries its measured sentence in ``measured_text``. Taught in ``notebooks/03_dequantization.ipynb``.
+    Speed claims show the ratio with its spread; a mechanism claim (why something is fast or slow,
+    e.g. compute bound, dequantization overhead) carries its measured sentence in ``measured_text``
+    and is always a headline of its own. Taught in ``notebooks/03_dequantization.ipynb``.
     """
     rows = []
     for r in records:
@@ -97,23 +130,38 @@ def verdict_rows(records: list[dict[str, Any]]) -> list[dict[str, str]]:
         if r["experiment"] == "speed-claim":
             measured = (f"{m['ratio']:.2f}x [{m['low']:.2f}, {m['high']:.2f}] ({m['variant']} vs {m['baseline']}, "
                         f"{m['what']})")
-        elif r["experiment"] == "bound-claim":
+        elif r["experiment"] == "mechanism-claim":
             measured = m["measured_text"]
         elif r["experiment"] == "unmeasured-claim":
             measured = f"not measured here: {m['reason']}"
         else:
             continue
-        rows.append({"seed claim": m["claim_text"], "measured here": measured, "verdict": current_verdict(r),
+        rows.append({"seed claim": m["claim_text"], "role": m.get("role", "headline"), "measured here": measured,
+                     "verdict": current_verdict(r),
                      "where": f"{r['model']} on {r['provenance']['device_name']}, median of {r['repeats']}"})
-    return rows
+    return sorted(rows, key=lambda row: row["role"] != "headline")
 
 
-def unmeasured_claim(claim_key: str, reason: str) -> dict[str, Any]:
+def mechanism_claim(claim_key: str, measured_text: str, verdict_: str) -> dict[str, Any]:
+    """Metrics for a ``mechanism-claim`` record: one of the seed's *why* sentences, what was measured, the verdict.
+
+    ``verdict_`` is ``holds``, ``partly`` or ``refuted``; ``measured_text`` says it with the numbers.
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    if verdict_ not in ("holds", "partly", "refuted"):
+        raise ValueError(f"a mechanism verdict is holds, partly or refuted, got {verdict_!r}")
+    return {"claim": claim_key, "claim_text": SEED_MECHANISM_CLAIMS[claim_key], "measured_text": measured_text,
+            "role": "headline", "verdict": verdict_}
+
+
+def unmeasured_claim(claim_key: str, reason: str, *, role: Role) -> dict[str, Any]:
     """Metrics for an ``unmeasured-claim`` record: a claim this run could not measure, and why.
 
-    The verdict table shows it as "not measured", which never counts as a pass.
-    Taught in ``notebooks/07_tf32_transfers.ipynb``.
+    The verdict table shows it as "not measured", which never counts as a pass; ``role`` as in
+    :func:`judge_speed_claim`. Taught in ``notebooks/07_tf32_transfers.ipynb``.
     """
+    if role not in ("headline", "supporting"):
+        raise ValueError(f"role must be 'headline' or 'supporting', got {role!r}")
     claim = SEED_SPEED_CLAIMS[claim_key]
     return {"claim": claim.key, "claim_text": claim.text, "claimed": [claim.low, claim.high], "reason": reason,
-            "verdict": "not measured"}
+            "role": role, "verdict": "not measured"}
