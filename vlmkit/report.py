@@ -15,6 +15,7 @@ from pathlib import Path
 from vlmkit.display import provenance_line
 from vlmkit.precision import get_precision
 from vlmkit.records import latest_run, load_records
+from vlmkit.reference_status import run_table
 from vlmkit.speed import current_verdict, verdict_rows
 
 
@@ -102,7 +103,8 @@ SPEED_NOTEBOOKS = ("03_dequantization", "04_kv_cache", "05_compile", "06_attenti
 
 
 def speed_verdict_table(run_dir: str | Path) -> str:
-    """Markdown table *seed claim | measured here | verdict | where* from the speed notebooks' records.
+    """Markdown table *seed claim | role | measured here | verdict | where* from the speed notebooks' records,
+    headline rows first (records from before roles existed count as supporting).
 
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
@@ -112,10 +114,11 @@ def speed_verdict_table(run_dir: str | Path) -> str:
             Path(run_dir) / "results" / f"{notebook}.json")))]
     if not rows:
         raise ValueError(f"no speed verdicts under {run_dir}")
-    lines = ["| seed claim | measured here (ratio [spread]) | verdict | where | notebook |",
-             "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {r['seed claim']} | {r['measured here']} | {r['verdict']} | {r['where']} | {r['notebook'][:2]} |"
-              for r in rows]
+    rows.sort(key=lambda row: row["role"] != "headline")
+    lines = ["| seed claim | role | measured here (ratio [spread]) | verdict | where | notebook |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['seed claim']} | {r['role']} | {r['measured here']} | {r['verdict']} | {r['where']} | "
+              f"{r['notebook'][:2]} |" for r in rows]
     return "\n".join(lines)
 
 
@@ -129,9 +132,9 @@ def _claim_records(run_dir: str | Path) -> list[tuple[str, dict]]:
 
 
 def speed_claim_summary(run_dir: str | Path) -> str:
-    """Markdown table, one row per seed speed claim: the range of measured ratios and how often it held.
+    """Markdown table, one row per seed claim: its headline verdicts (a whole query at the book's default size, or a
+    mechanism sentence) and, beside them, how the supporting measurements came out.
 
-    The compute-bound sentence (a ``bound-claim``) has no ratio; its row gives the measured regimes.
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
     by_claim: dict[str, list[tuple[str, dict]]] = {}
@@ -141,24 +144,32 @@ def speed_claim_summary(run_dir: str | Path) -> str:
         raise ValueError(f"no speed verdicts under {run_dir}")
     first = next(iter(by_claim.values()))[0][1]
     prov = first["provenance"]
-    lines = [f"{provenance_line(prov)}; run `{first['run_id']}`. Ratios: variant speed / baseline speed (>1: faster).", "",
-             "| seed claim | measured here | verdicts | notebook |", "| --- | --- | --- | --- |"]
+    lines = [f"{provenance_line(prov)}; run `{first['run_id']}`. Ratios: variant speed / baseline speed (>1: faster); "
+             "headline: a whole query (prefill and the answer tokens) at the book's default image and answer length.",
+             "", "| seed claim | headline: measured here | headline verdict | supporting measurements | notebook |",
+             "| --- | --- | --- | --- | --- |"]
     for text, found in by_claim.items():
-        metrics = [r["metrics"] for _, r in found]
-        ratios = [m["ratio"] for m in metrics if "ratio" in m]
-        if ratios:
-            measured = f"{min(ratios):.2f}x to {max(ratios):.2f}x over {len(ratios)} measurements"
-        elif any("decode_regime" in m for m in metrics):
-            measured = "; ".join(f"decode {m['decode_regime']}, prefill {m['prefill_regime']}" for m in metrics)
-        else:
-            measured = "not measured"
+        headline = [r for _, r in found if r["metrics"].get("role", "supporting") == "headline"]
+        supporting = [r for _, r in found if r["metrics"].get("role", "supporting") != "headline"]
+        measured = "<br>".join(_headline_text(r) for r in headline) or "no headline measurement in this run"
+        verdicts = "<br>".join(current_verdict(r) for r in headline) or "–"
         counts: dict[str, int] = {}
-        for _, r in found:
+        for r in supporting:
             counts[current_verdict(r)] = counts.get(current_verdict(r), 0) + 1
-        verdicts = ", ".join(f"{v} {n}" for v, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        support = ", ".join(f"{v} {n}" for v, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "–"
         notebooks = ", ".join(sorted({nb[:2] for nb, _ in found}))
-        lines.append(f"| {text} | {measured} | {verdicts} | {notebooks} |")
+        lines.append(f"| {text} | {measured} | {verdicts} | {support} | {notebooks} |")
     return "\n".join(lines)
+
+
+def _headline_text(record: dict) -> str:
+    """A headline record in a few words: the ratio with its spread and what was compared, or the measured sentence."""
+    m = record["metrics"]
+    if record["experiment"] == "speed-claim":
+        return f"{m['ratio']:.2f}x [{m['low']:.2f}, {m['high']:.2f}] ({m['variant']} vs {m['baseline']}, {m['what']})"
+    if record["experiment"] == "unmeasured-claim":
+        return f"not measured: {m['reason']}"
+    return m["measured_text"]
 
 
 def phase_table(run_dir: str | Path) -> str:
@@ -190,7 +201,8 @@ def phase_table(run_dir: str | Path) -> str:
 
 
 #: The README's generated blocks: marker name -> (table function, reference run folder).
-README_BLOCKS: dict[str, tuple[Callable[[str | Path], str], str]] = {
+README_BLOCKS: dict[str, tuple[Callable[[Path], str], str]] = {
+    "reference-runs": (run_table, "reference"),
     "h200-memory-table": (memory_table, "reference/nvidia-h200"),
     "h200-quality-table": (quality_table, "reference/nvidia-h200"),
     "h200-speed-summary": (speed_claim_summary, "reference/nvidia-h200"),

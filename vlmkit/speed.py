@@ -136,7 +136,7 @@ def verdict_rows(records: list[dict[str, Any]]) -> list[dict[str, str]]:
             measured = f"not measured here: {m['reason']}"
         else:
             continue
-        rows.append({"seed claim": m["claim_text"], "role": m.get("role", "headline"), "measured here": measured,
+        rows.append({"seed claim": m["claim_text"], "role": m.get("role", "supporting"), "measured here": measured,
                      "verdict": current_verdict(r),
                      "where": f"{r['model']} on {r['provenance']['device_name']}, median of {r['repeats']}"})
     return sorted(rows, key=lambda row: row["role"] != "headline")
