@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
-# The GPU reference run, as sent to the offline H200 host by the device tool:
-#   bash .ci/gpu-reference.sh [NOTEBOOK_PREFIX ...]
-#   RESUME=reference/nvidia-h200/run.json bash .ci/gpu-reference.sh 05 06   # a further part of the same run
-# Installs the carried wheelhouse (.wheelhouse/, built by ../shared/device/build-wheelhouse.sh),
-# then runs the book on CUDA into $OUT/<device>/ (executed notebooks, results JSON, run.json).
-set -euo pipefail
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .wheelhouse/*.whl
+# The GPU reference run, as sent to the offline H200 host by the device tool, in parts of at most 10 minutes:
+#   FRESH=1 bash .ci/gpu-reference.sh 00 01 02     # first part: a new run id
+#   bash .ci/gpu-reference.sh 03 04                # later parts: the same run (build/ stays on the warm host)
+#   RESUME=reference/nvidia-h200/run.json bash .ci/gpu-reference.sh 05   # continue from a committed part instead
+# Installs the carried wheelhouse (.wheelhouse/, built by ../shared/device/build-wheelhouse.sh), runs the book on
+# CUDA into build/<device>/ (executed notebooks, results JSON, run.json) and packs that folder with the log into
+# $OUT/reference-part.tar.gz, which is unpacked into reference/ here.
+set -uo pipefail
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .wheelhouse/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD PATH=/tmp/site/bin:$PATH PYTHONUNBUFFERED=1
 export VLMKIT_CACHE=${VLMKIT_CACHE:-/tmp/vlmkit-cache}
-nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv
-python3 -m vlmkit.book --device cuda --out "${OUT:-build}" ${1:+--only "$@"} ${RESUME:+--resume "$RESUME"} 2>&1 | tee "${OUT:-build}/log.txt"
+out=${OUT:-/tmp/out}
+mkdir -p build "$out"
+if [ -n "${FRESH:-}" ]; then
+  rm -rf build/nvidia-h200 build/log.txt
+elif [ -z "${RESUME:-}" ] && [ -f build/nvidia-h200/run.json ]; then
+  RESUME=build/nvidia-h200/run.json
+fi
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv | tee -a build/log.txt
+# stop the book well inside the 10-minute call so that what it wrote still comes back
+timeout "${BOOK_SECONDS:-540}" python3 -m vlmkit.book --device cuda --out build ${1:+--only "$@"} \
+  ${RESUME:+--resume "$RESUME"} 2>&1 | tee -a build/log.txt
+status=${PIPESTATUS[0]}
+tar -czf "$out/reference-part.tar.gz" -C build nvidia-h200 log.txt
+exit "$status"

@@ -5,9 +5,10 @@ import math
 import pytest
 import torch
 
-from vlmkit.claims import SEED_SPEED_CLAIMS
+from vlmkit.claims import SEED_MECHANISM_CLAIMS, SEED_SPEED_CLAIMS
 from vlmkit.errors import BackendUnavailableError
-from vlmkit.speed import current_verdict, judge_speed_claim, speed_verdict, speedup, speedup_of_medians, unmeasured_claim, verdict_rows
+from vlmkit.speed import (book_query, current_verdict, judge_speed_claim, mechanism_claim, speed_verdict, speedup,
+                          speedup_of_medians, unmeasured_claim, verdict_rows)
 from vlmkit.timing import TimingStats
 
 CPU = torch.device("cpu")
@@ -36,26 +37,44 @@ def test_speedup_is_baseline_over_variant_with_the_spread_of_both():
 ])
 def test_speed_claim_verdict_uses_the_spread(samples, expected):
     m = judge_speed_claim("kv-cache-reuse", speedup_of_medians(*samples), baseline="no cache", variant="cache",
-                          what="follow-up")
-    assert m["verdict"] == expected and m["claimed"] == [3.0, 5.0]
+                          what="follow-up", role="headline")
+    assert m["verdict"] == expected and m["claimed"] == [3.0, 5.0] and m["role"] == "headline"
     assert m["claim_text"] == SEED_SPEED_CLAIMS["kv-cache-reuse"].text
 
 
-def test_verdict_rows_come_from_records_and_a_skip_is_not_a_pass():
+def test_verdict_rows_come_from_records_headline_first_and_a_skip_is_not_a_pass():
     prov = {"device_name": "CPU"}
     records = [
         {"experiment": "speed-claim", "model": "m", "repeats": 3, "provenance": prov,
          "metrics": judge_speed_claim("tf32", speedup_of_medians([1.0] * 3, [1.0] * 3), baseline="off",
-                                      variant="on", what="matmul")},
+                                      variant="on", what="matmul", role="supporting")},
         {"experiment": "unmeasured-claim", "model": "m", "repeats": 0, "provenance": prov,
-         "metrics": unmeasured_claim("non-blocking", "needs CUDA")},
-        {"experiment": "bound-claim", "model": "m", "repeats": 3, "provenance": prov,
-         "metrics": {"claim_text": "compute bound", "measured_text": "decode 1 FLOP/byte", "verdict": "refuted"}},
+         "metrics": unmeasured_claim("non-blocking", "needs CUDA", role="headline")},
+        {"experiment": "mechanism-claim", "model": "m", "repeats": 3, "provenance": prov,
+         "metrics": mechanism_claim("compute-bound", "decode 1 FLOP/byte", "refuted")},
         {"experiment": "linear", "model": "m", "repeats": 3, "provenance": prov, "metrics": {}},
     ]
     rows = verdict_rows(records)
-    assert [r["verdict"] for r in rows] == ["below", "not measured", "refuted"]
-    assert "1.00x [1.00, 1.00]" in rows[0]["measured here"] and "needs CUDA" in rows[1]["measured here"]
+    assert [(r["verdict"], r["role"]) for r in rows] == [
+        ("not measured", "headline"), ("refuted", "headline"), ("below", "supporting")]
+    assert "needs CUDA" in rows[0]["measured here"] and "1.00x [1.00, 1.00]" in rows[2]["measured here"]
+    assert rows[1]["seed claim"] == SEED_MECHANISM_CLAIMS["compute-bound"]
+
+
+def test_roles_and_mechanism_verdicts_are_checked():
+    measured = speedup_of_medians([1.0] * 3, [1.0] * 3)
+    with pytest.raises(ValueError, match="role"):
+        judge_speed_claim("tf32", measured, baseline="off", variant="on", what="matmul", role="headline-ish")
+    with pytest.raises(ValueError, match="role"):
+        unmeasured_claim("tf32", "why", role="")
+    with pytest.raises(ValueError, match="holds, partly or refuted"):
+        mechanism_claim("int4-dequantization", "text", "below")
+
+
+def test_the_book_query_is_the_seeds_setup_per_device():
+    cuda, cpu = book_query("cuda"), book_query("cpu")
+    assert (cuda.image_size, cuda.new_tokens) == (448, 32) and cpu.image_size < cuda.image_size
+    assert cuda.describe() == "448 px image, 32-token answer"
 
 
 @pytest.mark.parametrize("precision", ["bf16", "int8", "int8-t0", "nf4", "fp4", "nf4-dq"])
@@ -112,28 +131,50 @@ def test_cpu_only_switches_refuse_clearly():
 
 
 def test_attention_and_compile_variants_say_what_cannot_run_here(tiny_checkpoint):
-    from vlmkit.attention_variants import attention, attention_variants, time_vision_tower
-    from vlmkit.generation_variants import VARIANTS, EagerForwards, use_variant, why_not_auto_compiled
+    from vlmkit.attention import attention, attention_variants, time_vision_tower
+    from vlmkit.generation_variants import VARIANTS, EagerForwards, use_variant
     from vlmkit.inference import VLMInference
 
     variants, left_out = attention_variants(CPU)
     assert [v.name for v in variants[:2]] == ["eager", "sdpa (PyTorch picks)"]
-    assert "flash-attn package" in left_out and "CUDA" in left_out["flash-attn package"]
+    assert set(left_out) == {"flash-attn 2 package", "flash-attn 4 package"}
+    assert all("CUDA" in reason for reason in left_out.values())
     vlm = VLMInference(model="qwen3-vl-tiny", device="cpu")
     inputs = vlm.encode([(torch.rand(64, 64, 3) * 255).to(torch.uint8).numpy()], ["what?"])
     with attention(vlm, variants[0]):
         assert vlm.model.config._attn_implementation == "eager"
         t = time_vision_tower(vlm, inputs, warmup=0, repeats=2)
     assert vlm.model.config._attn_implementation == "sdpa" and len(t.samples) == 2 and t.median > 0
-    assert "not on cpu" in why_not_auto_compiled(vlm)
     eager = EagerForwards.of(vlm)
     use_variant(vlm, VARIANTS[1], eager)
     assert vlm.model.generation_config.cache_implementation == "static"
     assert vlm.model.generation_config.disable_compile
+    use_variant(vlm, VARIANTS[3], eager, backend="eager")
+    assert vlm.model.model.language_model.forward != eager.language_model
     use_variant(vlm, VARIANTS[0], eager)
-    assert vlm.model.model.language_model.forward == eager.language_model and vlm.model.forward == eager.model
+    assert vlm.model.model.language_model.forward == eager.language_model
     assert vlm.model.generation_config.cache_implementation is None
     assert math.isfinite(t.relative_spread)
+
+
+def test_compile_watch_observes_graphs_and_recompile_reasons():
+    import torch._dynamo
+
+    from vlmkit.generation_variants import watch_compiles
+
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda x, n: x * n, backend="eager")
+    with watch_compiles() as nothing:
+        pass
+    assert nothing.graphs == 0 and nothing.events == []
+    with watch_compiles() as activity:
+        compiled(torch.ones(2), 2)
+        compiled(torch.ones(2), 3)  # a Python int is specialised: a guard on it fails, TorchDynamo compiles again
+    torch._dynamo.reset()
+    assert activity.graphs >= 2 and len(activity.recompiles) >= 1
+    assert all(e.recompile_reason for e in activity.recompiles) and activity.limit_hits == []
+    record = activity.as_dict()
+    assert record["recompiles"] == len(activity.recompiles) and record["recompile_reasons"]
 
 
 def test_interleaved_timing_alternates_the_variants():
@@ -168,7 +209,7 @@ def test_fresh_compile_cache_is_an_empty_directory_only_while_a_variant_runs():
 def test_kernel_refusals_keep_pytorchs_reasons_once_and_drop_empty_headers():
     import warnings
 
-    from vlmkit.attention_variants import kernel_refusals
+    from vlmkit.attention import kernel_refusals
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -112,9 +112,10 @@ def clear_current_marks(run_dir: Path) -> list[str]:
     return cleared
 
 
-def run_table(reference_root: Path) -> str:
+def run_table(reference_root: Path, link_prefix: str = "notebooks/") -> str:
     """Markdown table: each notebook's measured run time (from ``run.json``) and status, per reference run
-    (every folder under ``reference_root`` with a ``run.json``).
+    (every folder under ``reference_root`` with a ``run.json``). ``link_prefix`` leads from where the table
+    is shown to the notebook sources (``""`` inside a notebook).
 
     Taught in ``notebooks/00_environment.ipynb``.
     """
@@ -139,7 +140,7 @@ def run_table(reference_root: Path) -> str:
             time_text = f"{entry['seconds'] / 60:.1f} min" if entry["seconds"] >= 60 else f"{entry['seconds']:.0f} s"
             state = status[name].describe() if name in status else "no executed notebook kept"
             cells.append(f"{entry['status']}, {time_text}, {state}")
-        lines.append(f"| [{name[:-6]}](notebooks/{name}) | " + " | ".join(cells) + " |")
+        lines.append(f"| [{name[:-6]}]({link_prefix}{name}) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
