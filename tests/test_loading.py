@@ -88,3 +88,59 @@ def test_int8_constants_are_still_counted_after_a_forward(tiny_checkpoint, image
     before = measure_footprint(vlm.model).bytes_of_kind("quantization constants")
     vlm.ask(image, "what?", max_new_tokens=1)  # bitsandbytes moves the scales into layer.state here
     assert measure_footprint(vlm.model).bytes_of_kind("quantization constants") == before > 0
+
+
+def _h200_run_as(tmp_path, with_context: bool):
+    """The committed H200 run of notebook 01, without (as written before GiB and the CUDA context) or with those fields."""
+    import json
+    from pathlib import Path
+
+    from vlmkit.records import latest_run
+
+    source = Path(__file__).resolve().parent.parent / "reference" / "nvidia-h200" / "results" / "01_loading_precisions.json"
+    records = [r for r in latest_run(json.loads(source.read_text())["records"]) if r["experiment"] == "load"]
+    outside = 600 * 2**20
+    for r in records:
+        r["metrics"].pop("outside_allocator_bytes", None)
+        if with_context:
+            r["metrics"]["outside_allocator_bytes"] = outside
+    if with_context:
+        records.append(dict(records[0], experiment="cuda-context", precision=None,
+                            metrics={"context_bytes": 500 * 2**20, "after_queries_bytes": outside}))
+        records.append(dict(records[0], experiment="memory-claim", precision="bf16",
+                            metrics={"unit": "GiB", "claim_gib": 16.0, "ratio": 1.02, "verdict": "holds",
+                                     "fits_claimed_card": False}))
+    else:
+        records.append(dict(records[0], experiment="memory-claim", precision="bf16",
+                            metrics={"claim_gb": 16.0, "ratio": 1.1, "verdict": "holds"}))
+    (tmp_path / "results").mkdir(parents=True)
+    (tmp_path / "results" / "01_loading_precisions.json").write_text(json.dumps({"schema": 1, "records": records}))
+    return records
+
+
+def test_memory_table_is_in_gib_counts_the_cuda_context_and_refuses_records_without_it(tmp_path):
+    from vlmkit.memory import GIB, card_need_bytes
+    from vlmkit.report import memory_table
+
+    _h200_run_as(tmp_path / "old", with_context=False)
+    with pytest.raises(ValueError, match="missing: the cuda-context record, outside_allocator_bytes.*claim_gib.*re-run"):
+        memory_table(tmp_path / "old")
+    records = _h200_run_as(tmp_path / "new", with_context=True)
+    table = memory_table(tmp_path / "new")
+    assert "weights (GiB)" in table and "1 GiB = 2^30 bytes" in table and "CUDA context took 0.49 GiB" in table
+    bf16 = next(r for r in records if r["experiment"] == "load" and r["precision"] == "bf16")["metrics"]
+    weights = bf16["load"]["memory"]["retained_bytes"]
+    need = card_need_bytes(bf16["load"]["memory"]["peak_bytes"], weights, bf16["ask"]["peak_memory_bytes"], 600 * 2**20)
+    row = next(line for line in table.splitlines() if line.startswith("| BF16 |"))
+    assert row == (f"| BF16 | {weights / GIB:.2f} | {bf16['load']['memory']['peak_bytes'] / GIB:.2f} | "
+                   f"{bf16['load']['weights']['total_params'] * 2 / GIB:.2f} | {need / GIB:.2f} | 16 | 1.02 (holds) | "
+                   "does not fit |")
+    assert need > weights + 600 * 2**20 - 1  # the context comes on top of the weights
+
+
+def test_card_need_is_the_higher_peak_plus_what_lies_outside_the_allocator():
+    from vlmkit.memory import card_need_bytes, human_binary_bytes
+
+    assert card_need_bytes(load_peak=10, weights=8, call_peak=1, outside_allocator=5) == 15
+    assert card_need_bytes(load_peak=8, weights=8, call_peak=3, outside_allocator=5) == 16
+    assert human_binary_bytes(16 * 2**30) == "16 GiB" and human_binary_bytes(1.5 * 2**20) == "1.5 MiB"

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from vlmkit.claims import verdict
+from vlmkit.errors import BackendUnavailableError
 from vlmkit.memory import MemoryProbe
 from vlmkit.timing import TimingStats, time_call
 
@@ -65,3 +66,113 @@ def test_verdict(measured, low, high, spread, outcome):
 def test_verdict_rejects_a_reversed_range():
     with pytest.raises(ValueError):
         verdict(1.0, 2.0, 1.0)
+
+
+def test_time_kernel_on_cpu_uses_torch_benchmark_blocks_and_counts_every_untimed_call():
+    from vlmkit.timing import time_kernel
+
+    calls = []
+    x = torch.randn(64, 64)
+    stats = time_kernel(lambda: calls.append(x @ x), CPU, warmup_ms=1.0, rep_ms=5.0, cpu_samples=4)
+    assert len(stats.samples) == 4 and all(s > 0 for s in stats.samples)
+    assert stats.warmup >= 1 + 4 * 2  # the warm-up loop, and Timer.timeit's own two (or more) per sample
+    timed = len(calls) - stats.warmup
+    assert timed >= 4 and timed % 4 == 0  # equal blocks of calls, one sample each
+    assert f"{torch.get_num_threads()} thread" in stats.clock and "torch.utils.benchmark" in stats.clock
+    assert stats.minimum <= stats.iqr[0] <= stats.median <= stats.iqr[1] <= stats.maximum
+    record = stats.as_dict(with_samples=False)
+    assert "samples_s" not in record and record["clock"] == stats.clock and record["repeats"] == 4
+    assert len(stats.as_dict()["samples_s"]) == 4
+
+
+def test_time_kernel_on_cuda_asks_do_bench_for_every_sample_in_seconds(monkeypatch):
+    import triton.testing
+
+    from vlmkit.timing import time_kernel
+
+    seen = {}
+
+    def fake_do_bench(fn, warmup, rep, return_mode):
+        seen.update(warmup=warmup, rep=rep, return_mode=return_mode)
+        for _ in range(7):  # do_bench's own untimed calls
+            fn()
+        for _ in range(3):
+            fn()
+        return [1.0, 2.0, 4.0]  # milliseconds
+
+    monkeypatch.setattr(triton.testing, "do_bench", fake_do_bench)
+    stats = time_kernel(lambda: None, torch.device("cuda"), warmup_ms=5.0, rep_ms=50.0)
+    assert seen == {"warmup": 5.0, "rep": 50.0, "return_mode": "all"}
+    assert stats.samples == (0.001, 0.002, 0.004) and stats.warmup == 7
+    assert "do_bench" in stats.clock and "L2" in stats.clock
+
+
+@pytest.mark.parametrize("device, kwargs, error", [
+    (CPU, {"rep_ms": 0.0}, ValueError),
+    (CPU, {"warmup_ms": -1.0}, ValueError),
+    (CPU, {"cpu_samples": 0}, ValueError),
+    (torch.device("meta"), {}, BackendUnavailableError),
+])
+def test_time_kernel_refuses_bad_arguments(device, kwargs, error):
+    from vlmkit.timing import time_kernel
+
+    with pytest.raises(error):
+        time_kernel(lambda: None, device, **kwargs)
+
+
+@pytest.mark.parametrize("precision, dense, inside, op", [
+    ("bf16", "bfloat16", None, None),
+    ("nf4", "bfloat16", "bitsandbytes::gemm_4bit", "bitsandbytes::dequantize_4bit"),
+    ("int8-t0", None, None, "bitsandbytes::int8_vectorwise_quant"),
+])
+def test_linear_path_sees_which_operators_ran_and_whether_a_dense_weight_was_built(precision, dense, inside, op):
+    from vlmkit.linear_bench import activations, linear_path, make_linear
+    from vlmkit.precision import get_precision
+
+    layer = make_linear(get_precision(precision), 128, 64, CPU)
+    path = linear_path(layer, activations(2, 128, get_precision(precision).dtype, CPU))
+    if op is not None:
+        assert op in path.library_ops
+    if precision.startswith("int8"):  # CPU: a float32 copy of the int8 weight (no AVX-512) or torch._int_mm (none)
+        assert path.dense_weight in (None, "float32") and "int8_linear_matmul" in path.describe()
+    else:
+        assert (path.dense_weight, path.dense_inside) == (dense, inside)
+        assert dense in path.describe()
+
+
+def test_busy_time_splits_a_query_into_prefill_and_decode_and_needs_cuda():
+    from vlmkit.profiling import PhaseBusy, busy_per_phase
+
+    busy = PhaseBusy(query_s=0.040, prefill_s=0.009, new_tokens=32)
+    assert busy.decode_s_per_token == pytest.approx(0.001)
+    assert busy.as_dict()["busy_decode_s_per_token"] == pytest.approx(0.001)
+    with pytest.raises(ValueError):
+        busy_per_phase(lambda n: None, 1, CPU)
+    with pytest.raises(BackendUnavailableError, match="CUDA"):
+        busy_per_phase(lambda n: None, 8, CPU)
+
+
+def test_unaligned_4bit_layers_are_found_by_their_inner_dimension():
+    from vlmkit.linear_bench import make_linear, unaligned_4bit_layers
+    from vlmkit.precision import get_precision
+
+    nf4 = get_precision("nf4")
+    model = torch.nn.ModuleDict({"aligned": make_linear(nf4, 128, 32, CPU), "odd": make_linear(nf4, 80, 32, CPU),
+                                 "dense": make_linear(get_precision("bf16"), 80, 32, CPU)})
+    assert unaligned_4bit_layers(model) == {(80, 32, 64): ["odd"]}
+
+
+def test_linear_path_without_dtypes_from_an_older_profiler(monkeypatch):
+    import vlmkit.linear_bench as bench
+    from vlmkit.precision import get_precision
+
+    real = bench.operator_events
+
+    class NoDtypes:  # an event as profilers before FunctionEvent.input_dtypes report it
+        def __init__(self, event):
+            self.name, self.input_shapes, self.cpu_parent = event.name, event.input_shapes, event.cpu_parent
+
+    monkeypatch.setattr(bench, "operator_events", lambda fn: [NoDtypes(e) for e in real(fn)])
+    layer = bench.make_linear(get_precision("nf4"), 128, 64, CPU)
+    path = bench.linear_path(layer, bench.activations(1, 128, torch.bfloat16, CPU))
+    assert path.dense_weight == "floating-point" and path.dense_inside == "bitsandbytes::gemm_4bit"

@@ -32,27 +32,26 @@ def test_every_notebook_is_a_clean_source_with_one_parameters_cell():
 
 
 def test_loading_notebook_with_injected_parameters(tmp_path):
+    """Papermill's injected parameters reach the code: a non-default device, precisions, image and answer length.
+
+    Everything else about notebook 01's records is asserted by its own checks cell (nbval runs its defaults)."""
     out = tmp_path / "01.ipynb"
     papermill.execute_notebook(
         str(NOTEBOOK_DIR / "01_loading_precisions.ipynb"), str(out), cwd=str(NOTEBOOK_DIR),
-        parameters={"DEVICE": "cpu", "PRECISIONS": "bf16,int8,nf4", "NEW_TOKENS": 2, "IMAGE_SIZE": 32,
+        parameters={"DEVICE": "cpu", "PRECISIONS": "nf4,bf16", "NEW_TOKENS": 2, "IMAGE_SIZE": 32,
                     "RESULTS_DIR": str(tmp_path)},
         kernel_name="python3", progress_bar=False)
-    recs = [r for r in load_records(tmp_path / "01_loading_precisions.json") if r["experiment"] == "load"]
-    assert [r["precision"] for r in recs] == ["bf16", "int8", "nf4"]
+    recs = load_records(tmp_path / "01_loading_precisions.json")
+    loads = [r for r in recs if r["experiment"] == "load"]
+    assert [r["precision"] for r in loads] == ["nf4", "bf16"]  # the order asked for, not the default order
     assert len({r["run_id"] for r in recs}) == 1
-    by = {r["precision"]: r for r in recs}
-    for name, r in by.items():
-        assert r["model"] == "qwen3-vl-tiny" and r["shapes"]["image"] == [32, 32] and r["repeats"] == 1
-        assert r["provenance"]["device"] == "cpu" and r["provenance"]["versions"]["bitsandbytes"]
-        load, ask = r["metrics"]["load"], r["metrics"]["ask"]
-        assert (sum(load["weights"]["quantized_layers"].values()) > 0) == PRECISIONS[name].is_quantized
-        assert ask["tokens_out"] == 2 and ask["visual_tokens"] == 1
-        assert load["load_seconds"] > 0 and load["memory"]["kind"] == "cpu-rss"
-    size = {p: by[p]["metrics"]["load"]["weights"]["total_bytes"] for p in by}
-    assert size["nf4"] < size["int8"] < size["bf16"]
-    # parameters are the same model whatever the precision
-    assert len({by[p]["metrics"]["load"]["weights"]["total_params"] for p in by}) == 1
+    for r in loads:
+        assert r["model"] == "qwen3-vl-tiny" and r["shapes"]["image"] == [32, 32] and r["shapes"]["new_tokens"] == 2
+        assert r["metrics"]["ask"]["tokens_out"] == 2 and r["metrics"]["ask"]["visual_tokens"] == 1
+        assert r["provenance"]["device"] == "cpu" and r["metrics"]["outside_allocator_bytes"] is None
+    (context,) = [r["metrics"] for r in recs if r["experiment"] == "cuda-context"]
+    assert context["context_bytes"] is None and context["after_queries_bytes"] is None
+    assert not [r for r in recs if r["experiment"] == "memory-claim"]  # the seed's claims are about the 8B model
 
 
 def test_book_runner_keeps_going_and_loses_nothing(tmp_path):

@@ -35,7 +35,7 @@ def test_ceilings_and_roofline():
 
 
 def test_measure_ceilings_on_cpu():
-    c = measure_ceilings(torch.device("cpu"), copy_bytes=1 << 24, matmul_sizes=(128, 256), repeats=3)
+    c = measure_ceilings(torch.device("cpu"), copy_bytes=1 << 24, matmul_sizes=(64, 128), rep_ms=5.0)
     assert c.bandwidth > 1e8 and c.flops > 1e8
 
 
@@ -48,3 +48,12 @@ def test_classify_phase_by_intensity_and_by_how_close_it_came():
     slow = classify_phase(flops=2e9, bytes_moved=2e9, seconds=0.05, ceilings=c)  # 4 % of bandwidth
     assert slow.regime == "overhead bound"
     assert "ridge 100.0" in decode.describe(c)
+    assert decode.best_share == pytest.approx(0.8) and slow.best_share == pytest.approx(0.04)
+
+
+def test_the_overhead_cutoff_moves_only_phases_between_the_old_and_the_new_value():
+    c = Ceilings(bandwidth=1e12, flops=100e12, dtype="bfloat16")
+    phase = dict(flops=2e9, bytes_moved=2e9, seconds=2e9 / 0.3e12, ceilings=c)  # 30 % of the bandwidth
+    assert classify_phase(**phase).regime == "memory bound"  # above the default quarter
+    assert classify_phase(**phase, cutoff=0.5).regime == "overhead bound"
+    assert classify_phase(**phase, cutoff=0.1).regime == "memory bound"

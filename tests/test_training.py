@@ -6,33 +6,29 @@ from vlmkit.inference import VLMInference
 from vlmkit.training import TrainConfig, train_shapes_model
 
 
-def test_a_short_training_run_learns_and_saves(tmp_path):
-    cfg = TrainConfig(steps=24, batch_size=16, n_train_images=120, curriculum_steps=4, warmup_steps=4, eval_every=12)
-    result = train_shapes_model(tmp_path / "model", cfg, device="cpu", progress=False)
-    losses = [h["loss"] for h in result.history]
-    assert len(losses) == 24
-    assert sum(losses[-4:]) / 4 < 0.6 * sum(losses[:4]) / 4
-    assert "val" in result.history[11] and "val" in result.history[-1]
-    manifest = json.loads((tmp_path / "model" / "vlmkit_checkpoint.json").read_text())
-    assert manifest["train_config"]["steps"] == 24 and manifest["init_device"] == "cpu"
-    vlm = VLMInference(model=str(tmp_path / "model"), device="cpu", load_in_4bit=True)
+def test_a_short_training_run_learns_saves_and_continues_from_its_checkpoint(tmp_path):
+    first = TrainConfig(steps=16, batch_size=16, n_train_images=120, curriculum_steps=4, warmup_steps=2, eval_every=8)
+    start = train_shapes_model(tmp_path / "a", first, device="cpu", progress=False)
+    losses = [h["loss"] for h in start.history]
+    assert len(losses) == 16
+    assert sum(losses[-4:]) / 4 < 0.75 * sum(losses[:4]) / 4  # it learns
+    assert "val" in start.history[7] and "val" in start.history[-1]
+    manifest = json.loads((tmp_path / "a" / "vlmkit_checkpoint.json").read_text())
+    assert manifest["train_config"]["steps"] == 16 and manifest["init_device"] == "cpu"
+
+    more = TrainConfig(steps=2, batch_size=16, n_train_images=120, curriculum_steps=0, warmup_steps=1, eval_every=2,
+                       init_from=str(tmp_path / "a"))
+    cont = train_shapes_model(tmp_path / "b", more, device="cpu", progress=False)
+    assert cont.history[0]["loss"] < 0.75 * start.history[0]["loss"]  # it starts where the first run ended
+    assert "initialised from" not in (tmp_path / "b" / "vlmkit_checkpoint.json").read_text()
+    assert json.loads((tmp_path / "b" / "vlmkit_checkpoint.json").read_text())["train_config"]["init_from"]
+
+    vlm = VLMInference(model=str(tmp_path / "b"), device="cpu", load_in_4bit=True)  # what it saved loads and answers
     from vlmkit.shapes import make_split, render
 
     ex = make_split("test", 2, seed=0, questions_per_image=1)
     answers = vlm.ask_batch([render(e.scene) for e in ex], [e.questions[0].text for e in ex], max_new_tokens=3)
     assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
-
-
-def test_training_continues_from_a_checkpoint(tmp_path):
-    first = TrainConfig(steps=16, batch_size=16, n_train_images=120, curriculum_steps=0, warmup_steps=2, eval_every=16)
-    start = train_shapes_model(tmp_path / "a", first, device="cpu", progress=False)
-    more = TrainConfig(steps=4, batch_size=16, n_train_images=120, curriculum_steps=0, warmup_steps=1, eval_every=4,
-                       init_from=str(tmp_path / "a"))
-    cont = train_shapes_model(tmp_path / "b", more, device="cpu", progress=False)
-    assert cont.history[0]["loss"] < 0.7 * start.history[0]["loss"]  # it starts where the first run ended
-    assert "initialised from" not in (tmp_path / "b" / "vlmkit_checkpoint.json").read_text()
-    assert json.loads((tmp_path / "b" / "vlmkit_checkpoint.json").read_text())["train_config"]["init_from"]
-
 
 
 def test_equal_images_attention_gives_the_loss_of_plain_sdpa():

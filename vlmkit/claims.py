@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: "BF16 8B needs 16 GB, INT8 8 GB, INT4 4 GB" (decimal gigabytes), for Qwen3-VL-8B.
-SEED_MEMORY_CLAIMS_GB: dict[str, float] = {"bf16": 16.0, "int8": 8.0, "nf4": 4.0}
+#: "BF16 8B needs 16 GB, INT8 8 GB, INT4 4 GB", for Qwen3-VL-8B, read in GiB (2^30 bytes): the unit GPU memory
+#: is sold in (a "16 GB" card holds 16 GiB), so the question "does it fit my 16 GB card?" is a question in GiB.
+SEED_MEMORY_CLAIMS_GIB: dict[str, float] = {"bf16": 16.0, "int8": 8.0, "nf4": 4.0}
 SEED_MEMORY_CLAIM_TEXT = "BF16 8B needs 16 GB, INT8 8 GB, INT4 4 GB"
 #: The registry entry the seed's memory claims are about.
 SEED_MEMORY_CLAIM_MODEL = "qwen3-vl-8b"
@@ -56,6 +57,7 @@ def verdict(measured: float, claimed_low: float, claimed_high: float | None = No
 
 #: "INT8 keeps 98-99 % and INT4 95-98 % of quality", as (low, high) relative accuracy, keyed by quantization kind.
 SEED_QUALITY_CLAIMS: dict[str, tuple[float, float]] = {"int8": (0.98, 0.99), "4bit": (0.95, 0.98)}
+SEED_QUALITY_CLAIM_TEXT = "INT8 keeps 98-99 % and INT4 95-98 % of quality"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,10 @@ from torch import nn
 COMPONENTS = ("vision tower", "language layers", "token embeddings", "lm_head")
 STORAGE_KINDS = ("quantized weights", "quantization constants", "unquantized tensors")
 QUANTIZED_LINEAR_TYPES = ("Linear8bitLt", "Linear4bit")
+#: Precisions that store exactly the bytes of another (same dtypes, same layout; only the values or the compute
+#: path differ): FP16 as BF16, INT8 with outlier threshold 0 as LLM.int8, FP4 as NF4. Notebook 01 loads both of each
+#: pair on the CPU (its checks assert equal bytes) and, by default on CUDA, only the one they copy.
+SAME_BYTES_AS: dict[str, str] = {"fp16": "bf16", "int8-t0": "int8", "fp4": "nf4"}
 
 
 @dataclass

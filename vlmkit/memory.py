@@ -6,6 +6,10 @@ driver (``memory_reserved``). On the CPU there is no allocator to ask, so the
 process's resident set size (RSS) and its high-water mark (``VmHWM``, reset
 through ``/proc/self/clear_refs`` where Linux allows it) stand in, labelled as such.
 
+Whether a model fits a card is a question in GiB (2^30 bytes: GPU memory is sold in
+binary units) and counts what the card holds outside PyTorch's allocator too: the
+CUDA context, the kernels loaded into it and the libraries' handles.
+
 Taught in ``notebooks/01_loading_precisions.ipynb``.
 """
 
@@ -19,6 +23,52 @@ import psutil
 import torch
 
 from vlmkit.device import synchronize
+
+
+#: One gibibyte, 2^30 bytes: the unit GPU memory is sold in (a "16 GB" card holds 16 GiB).
+GIB = 2**30
+
+
+def gib(n_bytes: float) -> float:
+    """Bytes in GiB (2^30 bytes). Taught in ``notebooks/01_loading_precisions.ipynb``."""
+    return n_bytes / GIB
+
+
+def human_binary_bytes(n_bytes: float) -> str:
+    """``16.3 GiB``, ``4.5 MiB``: binary units, three significant figures.
+
+    Taught in ``notebooks/01_loading_precisions.ipynb``.
+    """
+    for unit, size in (("GiB", GIB), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(n_bytes) >= size:
+            return f"{n_bytes / size:.3g} {unit}"
+    return f"{n_bytes:.0f} B"
+
+
+def outside_allocator_bytes(device: torch.device) -> int | None:
+    """Device memory in use that PyTorch's caching allocator does not hold; ``None`` on a CPU (no CUDA context).
+
+    The driver's used bytes (``torch.cuda.mem_get_info``: total minus free) minus what the allocator has
+    reserved (``torch.cuda.memory_reserved``). Right after the context is created this is the CUDA context;
+    after a model has run it also holds the kernels loaded since (CUDA loads them lazily) and the libraries'
+    handles. Memory of other processes on the same GPU would count too, so measure on a GPU of one's own.
+    Taught in ``notebooks/01_loading_precisions.ipynb``.
+    """
+    if device.type != "cuda":
+        return None
+    torch.cuda.synchronize(device)
+    free, total = torch.cuda.mem_get_info(device)
+    return int(total - free - torch.cuda.memory_reserved(device))
+
+
+def card_need_bytes(load_peak: int, weights: int, call_peak: int, outside_allocator: int) -> int:
+    """What a card must hold to load a model and answer one query: the allocator's peak plus what it keeps outside.
+
+    The allocator's peak is the load's high-water mark or the weights plus one query's peak, whichever is
+    higher; ``outside_allocator`` is :func:`outside_allocator_bytes` measured after the query (CUDA context,
+    loaded kernels). Taught in ``notebooks/01_loading_precisions.ipynb``.
+    """
+    return max(load_peak, weights + call_peak) + outside_allocator
 
 
 def free_memory(device: torch.device) -> None:

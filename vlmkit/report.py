@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vlmkit.display import provenance_line
+from vlmkit.memory import GIB, card_need_bytes
 from vlmkit.precision import get_precision
 from vlmkit.records import latest_run, load_records
 from vlmkit.reference_status import run_table
@@ -27,74 +28,133 @@ def _of_experiment(records: list[dict], experiment: str, run_dir: str | Path) ->
     return found
 
 
+def _missing_fields(path: Path, what: str, missing: list[str]) -> ValueError:
+    """The error for results written before a field existed: names the file, the fields and the fix."""
+    return ValueError(f"{path} was written before {what} (missing: {', '.join(missing)}); re-run that notebook on "
+                      f"this device to make this table")
+
+
+def _binary_unit(n_bytes: float) -> tuple[float, str]:
+    """GiB for a model of a GiB or more, else MiB (the tiny CPU model)."""
+    return (GIB, "GiB") if n_bytes >= GIB else (2**20, "MiB")
+
+
 def memory_table(run_dir: str | Path) -> str:
-    """Markdown table of weights, peak at load and the seed's claim per precision, from ``01_loading_precisions.json``."""
-    records = latest_run(load_records(Path(run_dir) / "results" / "01_loading_precisions.json"))
+    """Markdown table of weights, peak at load, the seed's claim per precision (in GiB) and whether a card of the
+    claimed size holds the model with the CUDA context, from ``01_loading_precisions.json``.
+
+    Needs records that carry the CUDA context (a ``cuda-context`` record; ``outside_allocator_bytes`` per load;
+    ``claim_gib`` per claim); older ones raise an error that says so.
+    """
+    path = Path(run_dir) / "results" / "01_loading_precisions.json"
+    records = latest_run(load_records(path))
     loads = _of_experiment(records, "load", run_dir)
-    first = loads[0]
-    prov = first["provenance"]
-    lines = [
-        f"Model `{first['model']}` ({loads[0]['metrics']['load']['weights']['total_params']:,} parameters) on "
-        f"{provenance_line(prov)}; one load each; "
-        "GB = 10^9 bytes, measured with the CUDA allocator.",
-        "",
-        "| precision | weights (GB) | peak at load (GB) | params × bits (GB) | seed's claim (GB) | measured / claim (verdict) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
+    contexts = [r["metrics"] for r in records if r["experiment"] == "cuda-context"]
     verdicts = {r["precision"]: r["metrics"] for r in records if r["experiment"] == "memory-claim"}
+    missing = (["the cuda-context record"] if not contexts else [])
+    missing += ["outside_allocator_bytes in the load records"] * any("outside_allocator_bytes" not in r["metrics"]
+                                                                     for r in loads)
+    missing += ["claim_gib in the memory-claim records"] * any("claim_gib" not in m for m in verdicts.values())
+    if missing:
+        raise _missing_fields(path, "notebook 01 measured in GiB with the CUDA context", missing)
+    context = contexts[0]
+    first = loads[0]
+    on_cuda = first["metrics"]["load"]["memory"]["kind"] == "cuda-allocator"
+    weights = {r["precision"]: r["metrics"]["load"]["memory"]["retained_bytes"] if on_cuda
+               else r["metrics"]["load"]["weights"]["total_bytes"] for r in loads}
+    scale, unit = _binary_unit(max(weights.values()))
+    if context["context_bytes"] is None:
+        context_text = "no CUDA context on this device, so no card to fit"
+    else:
+        context_text = (f"the CUDA context took {context['context_bytes'] / GIB:.2f} GiB when created; *needed* is "
+                        f"the allocator's peak (the load's, or the weights plus one query's) plus what the card held "
+                        f"outside the allocator after that precision's query (context and loaded kernels)")
+    lines = [
+        f"Model `{first['model']}` ({first['metrics']['load']['weights']['total_params']:,} parameters) on "
+        f"{provenance_line(first['provenance'])}; one load each; 1 {unit} = 2^{30 if unit == 'GiB' else 20} bytes "
+        f"(GPU memory is sold in GiB: a \"16 GB\" card holds 16 GiB), measured with the "
+        f"{'CUDA allocator' if on_cuda else 'bytes of every tensor (CPU)'}; {context_text}.",
+        "",
+        f"| precision | weights ({unit}) | peak at load ({unit}) | params × bits ({unit}) | needed with the CUDA context "
+        f"({unit}) | seed's claim (GB read as GiB) | weights / claim (verdict) | a card of the claimed size |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
     for r in loads:
-        load = r["metrics"]["load"]
-        prec = get_precision(r["precision"])
-        weights = load["memory"]["retained_bytes"] / 1e9
-        arithmetic = load["weights"]["total_params"] * prec.bits / 8 / 1e9
+        m = r["metrics"]
+        load, prec = m["load"], get_precision(r["precision"])
+        arithmetic = load["weights"]["total_params"] * prec.bits / 8
+        outside = m["outside_allocator_bytes"]
+        need = None if outside is None else card_need_bytes(load["memory"]["peak_bytes"], weights[prec.name],
+                                                            m["ask"]["peak_memory_bytes"], outside)
+        needed = "–" if need is None else f"{need / scale:.2f}"
         claim = verdicts.get(prec.name)
-        claim_cells = f"{claim['claim_gb']:g} | {claim['ratio']:.2f} ({claim['verdict']})" if claim else "– | –"
-        lines.append(f"| {prec.label} | {weights:.2f} | {load['memory']['peak_bytes'] / 1e9:.2f} | "
-                     f"{arithmetic:.2f} | {claim_cells} |")
+        fits = "–" if claim is None or claim["fits_claimed_card"] is None else \
+            ("fits" if claim["fits_claimed_card"] else "does not fit")
+        claim_cells = f"{claim['claim_gib']:g} | {claim['ratio']:.2f} ({claim['verdict']}) | {fits}" if claim \
+            else "– | – | –"
+        lines.append(f"| {prec.label} | {weights[prec.name] / scale:.2f} | {load['memory']['peak_bytes'] / scale:.2f} | "
+                     f"{arithmetic / scale:.2f} | {needed} | {claim_cells} |")
     return "\n".join(lines)
 
 
 def quality_table(run_dir: str | Path) -> str:
-    """Markdown table of the tiny model's accuracy per precision, its verdict and both models' logit fidelity.
+    """Markdown table of the tiny model's accuracy per precision, the paired comparison with BF16 and its verdict,
+    and both models' logit fidelity.
 
-    Made from ``02_quality.json``: accuracy and claim records of the trained model, logit-fidelity
-    records of the tiny model and of the large random-weight model.
+    Made from ``02_quality.json``: accuracy and paired-accuracy records of the trained model, logit-fidelity
+    records of the tiny model and of the large random-weight model. Records from before the paired comparison
+    (``quality-claim`` with a Wilson interval) raise an error that says so.
     """
-    records = latest_run(load_records(Path(run_dir) / "results" / "02_quality.json"))
+    path = Path(run_dir) / "results" / "02_quality.json"
+    records = latest_run(load_records(path))
     accuracy = {r["precision"]: r for r in records if r["experiment"] == "accuracy"}
     if "bf16" not in accuracy:
         raise ValueError(f"no bf16 accuracy record under {run_dir}")
-    claims = {r["precision"]: r["metrics"] for r in records if r["experiment"] == "quality-claim"}
+    paired = {r["precision"]: r["metrics"] for r in records if r["experiment"] == "paired-accuracy"}
+    missing = [name for name in accuracy if name != "bf16" and name not in paired]
+    if missing:
+        raise _missing_fields(path, "notebook 02 compared precisions question by question",
+                              [f"paired-accuracy records for {', '.join(missing)}"])
     tiny = accuracy["bf16"]["model"]
     fidelity = {(r["model"] == tiny, r["precision"]): r["metrics"] for r in records if r["experiment"] == "logit-fidelity"}
     large = sorted({r["model"] for r in records if r["experiment"] == "logit-fidelity" and r["model"] != tiny})
-    prov = accuracy["bf16"]["provenance"]
-    bf16 = accuracy["bf16"]["metrics"]["overall"]
+    shapes = accuracy["bf16"]["shapes"]
+    stride = shapes.get("question_stride", 1)
+    subset = "" if stride == 1 else (f" (every {stride}{ {2: 'nd', 3: 'rd'}.get(stride, 'th') } question of each family "
+                                     f"of the split's {shapes['split_questions']})")
+    resamples = next(iter(paired.values()))["resamples"] if paired else 0
     large_part = ""
-    header = "| precision | accuracy | relative to BF16 [95 % interval] | seed's claim | verdict | top-1 agreement (tiny) | mean KL (tiny) |"
+    header = ("| precision | accuracy | relative to BF16 [95 % paired interval] | right only in BF16 / only in it | "
+              "McNemar p | seed's claim | verdict | top-1 agreement (tiny) | mean KL (tiny) |")
     if large:
         inputs = next(r["shapes"]["inputs"] for r in records if r["model"] == large[0])
         large_part = f" and `{large[0]}` (random weights, {inputs} random inputs)"
         header += f" top-1 agreement ({large[0]}) | mean KL ({large[0]}) |"
     lines = [
-        f"Tiny shapes model (`{tiny}`) on {accuracy['bf16']['shapes']['questions']} test questions{large_part} on "
-        f"{provenance_line(prov)}. Relative = accuracy / BF16 accuracy; the interval is 95 % (Wilson); "
-        "KL in nats, first answer token, against BF16.",
+        f"Tiny shapes model (`{tiny}`) on {shapes['questions']} test questions{subset}{large_part} on "
+        f"{provenance_line(accuracy['bf16']['provenance'])}. Every precision answered the same questions: relative = "
+        f"accuracy / BF16 accuracy, its 95 % interval from a paired bootstrap over questions ({resamples:,} "
+        "resamples); the disagreements are the questions right in BF16 and wrong in that precision, and the reverse, "
+        "with McNemar's exact p; KL in nats, first answer token, against BF16.",
         "",
         header,
-        "| --- | ---: | ---: | ---: | --- |" + " ---: |" * (header.count("|") - 6),
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |" + " ---: |" * (header.count("|") - 8),
     ]
     for name, r in accuracy.items():
-        acc = r["metrics"]["overall"]
-        claim = claims.get(name)
-        claim_cells = (f"{claim['relative']:.3f} [{claim['interval'][0]:.3f}, {claim['interval'][1]:.3f}] | "
-                       f"{claim['claim'][0]:.2f}-{claim['claim'][1]:.2f} | {claim['verdict']}") if claim else \
-            f"{acc / bf16:.3f} | – | –"
+        m = paired.get(name)
+        if m is None:
+            paired_cells = "1.000 | – | – | – | –"
+        else:
+            claim = f"{m['claim'][0]:.2f}-{m['claim'][1]:.2f}" if m["claim"] else "–"
+            paired_cells = (f"{m['relative']:.3f} [{m['interval'][0]:.3f}, {m['interval'][1]:.3f}] | "
+                            f"{m['only_reference_right']} / {m['only_other_right']} | {m['mcnemar_p']:.2g} | {claim} | "
+                            f"{m['verdict'] or '–'}")
         cells = []
         for is_tiny in (True, False) if large else (True,):
             f = fidelity.get((is_tiny, name))
             cells += [f"{f['top1_agreement']:.3f}", f"{f['mean_kl']:.2g}"] if f else ["–", "–"]
-        lines.append(f"| {get_precision(name).label} | {acc:.3f} | {claim_cells} | {' | '.join(cells)} |")
+        lines.append(f"| {get_precision(name).label} | {r['metrics']['overall']:.3f} | {paired_cells} | "
+                     f"{' | '.join(cells)} |")
     return "\n".join(lines)
 
 

@@ -78,11 +78,13 @@ def linear_cost(precision: Precision, tokens: int, in_features: int, out_feature
 
 @dataclass(frozen=True)
 class Ceilings:
-    """The device's measured memory bandwidth (bytes/s) and matrix throughput (FLOP/s)."""
+    """The device's measured memory bandwidth (bytes/s) and matrix throughput (FLOP/s); ``samples``: the fewest
+    timed samples behind any of the medians they come from."""
 
     bandwidth: float
     flops: float
     dtype: str
+    samples: int = 0
 
     @property
     def ridge_intensity(self) -> float:
@@ -95,28 +97,30 @@ class Ceilings:
 
 
 def measure_ceilings(device: torch.device, copy_bytes: int = 1 << 30, matmul_sizes: tuple[int, ...] = (4096, 8192),
-                     dtype: torch.dtype = torch.bfloat16, repeats: int = 10) -> Ceilings:
+                     dtype: torch.dtype = torch.bfloat16, rep_ms: float = 100.0) -> Ceilings:
     """Measure a large device copy (bytes read plus written) and square matmuls on random data.
 
-    The FLOP ceiling is the best any of ``matmul_sizes`` reached (on CPUs without
-    bf16 units, larger bf16 matmuls can be slower per FLOP than smaller ones).
+    Both are timed with the device's clock (:func:`vlmkit.timing.time_kernel`, about ``rep_ms``
+    of timed calls each). The FLOP ceiling is the best any of ``matmul_sizes`` reached (on CPUs
+    without bf16 units, larger bf16 matmuls can be slower per FLOP than smaller ones).
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
-    from vlmkit.timing import time_call
+    from vlmkit.timing import time_kernel
 
     src = torch.empty(copy_bytes // 2, dtype=torch.bfloat16, device=device).normal_()
     dst = torch.empty_like(src)
-    copy = time_call(lambda: dst.copy_(src), device, warmup=3, repeats=repeats)
+    copy = time_kernel(lambda: dst.copy_(src), device, warmup_ms=rep_ms / 4, rep_ms=rep_ms)
     del src, dst
-    best = 0.0
+    best, samples = 0.0, len(copy.samples)
     for size in matmul_sizes:
         a = torch.randn(size, size, device=device, dtype=dtype)
         b = torch.randn(size, size, device=device, dtype=dtype)
-        mm = time_call(lambda: a @ b, device, warmup=3, repeats=repeats)
-        best = max(best, 2 * size**3 / mm.median)
+        mm = time_kernel(lambda: a @ b, device, warmup_ms=rep_ms / 4, rep_ms=rep_ms)
+        best, samples = max(best, 2 * size**3 / mm.median), min(samples, len(mm.samples))
         del a, b
     synchronize(device)
-    return Ceilings(bandwidth=2 * copy_bytes / copy.median, flops=best, dtype=str(dtype).removeprefix("torch."))
+    return Ceilings(bandwidth=2 * copy_bytes / copy.median, flops=best, dtype=str(dtype).removeprefix("torch."),
+                    samples=samples)
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,11 @@ class PhaseBound:
     bandwidth_share: float  # achieved bytes/s over the measured bandwidth
     flops_share: float  # achieved FLOP/s over the measured matmul ceiling
 
+    @property
+    def best_share(self) -> float:
+        """The larger of the two shares: the phase is overhead bound for any cut-off above it, and not below it."""
+        return max(self.bandwidth_share, self.flops_share)
+
     def describe(self, ceilings: Ceilings) -> str:
         """One line with the numbers behind the regime."""
         return (f"{self.regime}: {self.intensity:,.1f} FLOP/byte (ridge {ceilings.ridge_intensity:,.1f}), "
@@ -135,20 +144,26 @@ class PhaseBound:
 
 
 #: Below this share of both ceilings, a phase is limited by neither: launch and framework overhead.
+#: Why a quarter: work that one ceiling limits reaches a large share of it (cuBLAS's matrix-vector
+#: kernels about three quarters of the copy bandwidth, large matmuls most of the matmul peak; notebook 03
+#: measures both), so a phase below a quarter of both spends at least three quarters of its time on
+#: something else. The value is a convention, not a measurement: notebook 03 prints each phase's
+#: :attr:`PhaseBound.best_share` so a reader sees how far from it the verdict is.
 OVERHEAD_SHARE = 0.25
 
 
-def classify_phase(flops: float, bytes_moved: float, seconds: float, ceilings: Ceilings) -> PhaseBound:
+def classify_phase(flops: float, bytes_moved: float, seconds: float, ceilings: Ceilings, *,
+                   cutoff: float = OVERHEAD_SHARE) -> PhaseBound:
     """Place one measured phase on the roofline: compute, memory or overhead bound.
 
-    A phase that reaches less than :data:`OVERHEAD_SHARE` of both ceilings is
+    A phase that reaches less than ``cutoff`` (:data:`OVERHEAD_SHARE`) of both ceilings is
     overhead bound whatever its intensity; otherwise the side of the ridge decides.
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
     intensity = flops / bytes_moved
     bw_share = bytes_moved / seconds / ceilings.bandwidth
     fl_share = flops / seconds / ceilings.flops
-    if max(bw_share, fl_share) < OVERHEAD_SHARE:
+    if max(bw_share, fl_share) < cutoff:
         regime = "overhead bound"
     elif intensity < ceilings.ridge_intensity:
         regime = "memory bound"

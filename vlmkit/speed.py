@@ -157,11 +157,16 @@ def mechanism_claim(claim_key: str, measured_text: str, verdict_: str) -> dict[s
 def unmeasured_claim(claim_key: str, reason: str, *, role: Role) -> dict[str, Any]:
     """Metrics for an ``unmeasured-claim`` record: a claim this run could not measure, and why.
 
-    The verdict table shows it as "not measured", which never counts as a pass; ``role`` as in
-    :func:`judge_speed_claim`. Taught in ``notebooks/07_tf32_transfers.ipynb``.
+    ``claim_key`` names a speed claim (``SEED_SPEED_CLAIMS``) or a mechanism (``SEED_MECHANISM_CLAIMS``, which
+    has no claimed range). The verdict table shows it as "not measured", which never counts as a pass; ``role``
+    as in :func:`judge_speed_claim`. Taught in ``notebooks/07_tf32_transfers.ipynb``.
     """
     if role not in ("headline", "supporting"):
         raise ValueError(f"role must be 'headline' or 'supporting', got {role!r}")
-    claim = SEED_SPEED_CLAIMS[claim_key]
-    return {"claim": claim.key, "claim_text": claim.text, "claimed": [claim.low, claim.high], "reason": reason,
-            "role": role, "verdict": "not measured"}
+    if claim_key in SEED_MECHANISM_CLAIMS:
+        text, claimed = SEED_MECHANISM_CLAIMS[claim_key], None
+    else:
+        claim = SEED_SPEED_CLAIMS[claim_key]
+        text, claimed = claim.text, [claim.low, claim.high]
+    return {"claim": claim_key, "claim_text": text, "claimed": claimed, "reason": reason, "role": role,
+            "verdict": "not measured"}

@@ -1,5 +1,11 @@
 """Timing that is honest on CPU and CUDA: warm-up, repeats, synchronisation, median and spread.
 
+Two clocks for two kinds of work. A whole ``generate`` call (tens of milliseconds and more) is
+timed with the wall clock around a synchronised call (:func:`time_call`). A single kernel or
+layer (microseconds) is not: launch and synchronisation alone cost tens of microseconds, so
+:func:`time_kernel` times it with the device's own clock over many back-to-back calls
+(``triton.testing.do_bench`` on CUDA, ``torch.utils.benchmark`` on CPU).
+
 Taught in ``notebooks/01_loading_precisions.ipynb``.
 """
 
@@ -13,6 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from vlmkit.device import synchronize
+from vlmkit.errors import BackendUnavailableError
 
 
 @dataclass(frozen=True)
@@ -21,6 +28,7 @@ class TimingStats:
 
     samples: tuple[float, ...]
     warmup: int
+    clock: str = "wall clock, synchronised"
 
     @property
     def median(self) -> float:
@@ -47,10 +55,11 @@ class TimingStats:
         """(max - min) / median: how far to trust a difference between two variants."""
         return (self.maximum - self.minimum) / self.median if self.median else float("nan")
 
-    def as_dict(self) -> dict:
-        """Median, spread and samples as a plain dict, for records."""
+    def as_dict(self, *, with_samples: bool = True) -> dict:
+        """Median, spread, the clock and (unless ``with_samples`` is false: kernel timings have
+        hundreds of them) every sample as a plain dict, for records."""
         low, high = self.iqr
-        return {
+        out = {
             "median_s": self.median,
             "min_s": self.minimum,
             "max_s": self.maximum,
@@ -58,8 +67,11 @@ class TimingStats:
             "p75_s": high,
             "repeats": len(self.samples),
             "warmup": self.warmup,
-            "samples_s": list(self.samples),
+            "clock": self.clock,
         }
+        if with_samples:
+            out["samples_s"] = list(self.samples)
+        return out
 
 
 def time_call(fn: Callable[[], object], device: torch.device, *, warmup: int = 1, repeats: int = 5) -> TimingStats:
@@ -79,6 +91,54 @@ def time_call(fn: Callable[[], object], device: torch.device, *, warmup: int = 1
         synchronize(device)
         samples.append(time.perf_counter() - start)
     return TimingStats(tuple(samples), warmup)
+
+
+def time_kernel(fn: Callable[[], object], device: torch.device, *, warmup_ms: float = 25.0, rep_ms: float = 100.0,
+                cpu_samples: int = 5) -> TimingStats:
+    """Time a short piece of device work (a kernel, one layer) with the device's own clock.
+
+    On CUDA this is ``triton.testing.do_bench``: CUDA events around each of many back-to-back
+    calls, with the L2 cache flushed before each, so that a layer's weight is read from memory
+    and launch or synchronisation latency does not set a floor under microsecond kernels. It
+    runs ``fn`` untimed for about ``warmup_ms``, then timed for about ``rep_ms``; every call is a
+    sample. On CPU it is ``torch.utils.benchmark.Timer`` with this process's thread count:
+    ``fn`` runs untimed for at least ``warmup_ms`` (and once), which also estimates its time, then
+    ``cpu_samples`` times ``Timer.timeit`` over a block of calls sized to share ``rep_ms`` between
+    them (one call at least); each block's time per call is a sample. The result's ``warmup``
+    counts every untimed call, the libraries' own included. Keep :func:`time_call` for whole
+    ``generate`` calls. Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    if warmup_ms < 0 or rep_ms <= 0 or cpu_samples < 1:
+        raise ValueError(f"need warmup_ms >= 0, rep_ms > 0 and cpu_samples >= 1, got warmup_ms={warmup_ms}, "
+                         f"rep_ms={rep_ms}, cpu_samples={cpu_samples}")
+    if device.type not in ("cuda", "cpu"):
+        raise BackendUnavailableError(f"kernel timing knows the clocks of CUDA and the CPU, not of {device.type}")
+    calls = 0
+
+    def counted() -> None:
+        nonlocal calls
+        calls += 1
+        fn()
+
+    if device.type == "cuda":
+        from triton.testing import do_bench
+
+        with torch.cuda.device(-1 if device.index is None else device.index):  # -1: the current GPU
+            samples_ms = do_bench(counted, warmup=warmup_ms, rep=rep_ms, return_mode="all")
+        samples = tuple(ms / 1e3 for ms in samples_ms)
+        return TimingStats(samples, calls - len(samples), "CUDA events, triton do_bench, L2 flushed per call")
+    from torch.utils.benchmark import Timer
+
+    threads = torch.get_num_threads()
+    start = time.perf_counter()
+    counted()
+    while (elapsed := time.perf_counter() - start) < warmup_ms / 1e3:
+        counted()
+    number = max(1, round(rep_ms / 1e3 / cpu_samples / (elapsed / calls)))
+    timer = Timer(stmt="counted()", globals={"counted": counted}, num_threads=threads)
+    samples = tuple(timer.timeit(number).mean for _ in range(cpu_samples))
+    return TimingStats(samples, calls - number * cpu_samples,
+                       f"torch.utils.benchmark, {threads} thread{'s' * (threads > 1)}, mean per call of a block")
 
 
 def time_interleaved(variants: dict[str, Callable[[], object]], device: torch.device, *, warmup: int = 1,
