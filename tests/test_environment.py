@@ -11,7 +11,7 @@ def test_capability_report_on_cpu():
     assert report["sdpa_backends"]["math"] == "works"
     assert report["bitsandbytes_backend"].startswith("bitsandbytes")
     assert report["tf32"]["supported"] is False
-    assert "CUDA" in report["flash_attn_package"]
+    assert "CUDA" in report["flash_attn_package"] and "CUDA" in report["flash_attn_4_package"]
 
 
 def test_probe_reports_refusals_instead_of_raising():
@@ -21,3 +21,17 @@ def test_probe_reports_refusals_instead_of_raising():
 
 def test_device_slug():
     assert device_slug(torch.device("cpu")).startswith("cpu-")
+
+
+def test_flash_attn_usability_is_transformers_answer(monkeypatch):
+    from vlmkit import attention
+
+    cuda = torch.device("cuda")  # a device object only: nothing runs on it
+    for answer, expected in ((False, "is_flash_attn_2_available() is False"), (True, None)):
+        def check() -> bool:
+            return answer
+
+        check.__name__ = "is_flash_attn_2_available"
+        monkeypatch.setitem(attention.FLASH_ATTN_PACKAGES, "flash_attention_2", ("flash-attn 2 package", check))
+        reason = attention.flash_attn_unavailable_reason(cuda)
+        assert reason is None if expected is None else expected in reason

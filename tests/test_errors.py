@@ -5,10 +5,12 @@ import builtins
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from vlmkit import errors
 from vlmkit.attention import choose_attention
 from vlmkit.device import bitsandbytes_backend, resolve_device
+from vlmkit.images import check_pixel_budget, visual_tokens
 from vlmkit.inference import VLMInference
 from vlmkit.loading import LoadedModel, load_model, resolve_source
 from vlmkit.precision import precision_from_flags
@@ -123,6 +125,28 @@ def test_image_over_the_pixel_budget(vlm):
         vlm.ask(huge, "what?")
     resized = VLMInference.from_loaded(LoadedModel(vlm.model, vlm.processor, vlm.report), resize_large_images=True)
     assert resized.ask(huge, "what?", max_new_tokens=1).stats.visual_tokens <= 65536 // (32 * 32)
+
+
+def test_pixel_budget_counts_visual_tokens_as_the_processor_does(vlm):
+    processor = vlm.processor.image_processor
+    huge = Image.new("RGB", (1024, 1024))
+    # 64 x 64 patches of 16 px, merged 2 x 2: 1,024 visual tokens (not 4,096, the patches); shrunk to 256 x 256: 64
+    with pytest.raises(errors.ImageTooLargeError,
+                       match=r"\(1,024 visual tokens at this size; the processor would shrink it to 64\)"):
+        check_pixel_budget(huge, processor)
+    assert visual_tokens(processor, 1024, 1024, within_budget=False) == 1024
+    resized = VLMInference.from_loaded(LoadedModel(vlm.model, vlm.processor, vlm.report), resize_large_images=True)
+    assert resized.ask(huge, "what?", max_new_tokens=1).stats.visual_tokens == visual_tokens(processor, 1024, 1024) == 64
+
+
+def test_pixel_budget_returns_what_the_model_sees_and_refuses_only_what_the_processor_would_shrink(vlm, image):
+    processor = vlm.processor.image_processor
+    pil = Image.fromarray(image)
+    assert check_pixel_budget(pil, processor) == vlm.ask(image, "what?", max_new_tokens=1).stats.visual_tokens
+    # 257 x 256 px is over 65,536 pixels, but the processor rounds it to 256 x 256 (8 x 8 tokens) without shrinking
+    assert check_pixel_budget(Image.new("RGB", (257, 256)), processor) == 64
+    with pytest.raises(errors.ImageTooLargeError):
+        check_pixel_budget(Image.new("RGB", (300, 256)), processor)
 
 
 def test_follow_up_without_a_conversation(vlm):

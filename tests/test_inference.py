@@ -66,3 +66,24 @@ def test_inputs_of_every_kind(fp32_vlm, image, tmp_path):
     Image.fromarray(image).save(path)
     for given in (Image.fromarray(image), path, str(path), image, image / 255.0, image[..., 0]):
         assert fp32_vlm.ask(given, "what?", max_new_tokens=1).stats.visual_tokens == 6
+
+
+def test_use_compile_is_recorded_only_and_compiles_nothing(tiny_checkpoint, image):
+    from vlmkit.generation_variants import watch_compiles
+
+    vlm = VLMInference(model="qwen3-vl-tiny", device="cpu", use_compile=True)
+    assert vlm.use_compile and any("recorded only, not applied" in note for note in vlm.report.notes)
+    with watch_compiles() as activity:
+        vlm.ask(image, "what?", max_new_tokens=2, min_new_tokens=2)
+    assert activity.graphs == 0 and activity.events == []
+
+
+def test_an_uncompiled_generate_is_explained_by_what_transformers_says(loaded_by_precision):
+    from vlmkit.generation_variants import CompileActivity, why_nothing_compiled
+
+    bf16 = VLMInference.from_loaded(loaded_by_precision("bf16"))
+    nf4 = VLMInference.from_loaded(loaded_by_precision("nf4"))
+    assert why_nothing_compiled(bf16, CompileActivity(graphs=3)) is None
+    assert why_nothing_compiled(bf16, CompileActivity()).endswith("on cpu (observed: 0 graphs)")
+    assert nf4.model.hf_quantizer.is_compileable is False  # transformers' own statement, quoted by the reason
+    assert "Bnb4BitHfQuantizer says is_compileable=False" in why_nothing_compiled(nf4, CompileActivity())

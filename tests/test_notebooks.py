@@ -8,7 +8,6 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from vlmkit.book import NOTEBOOK_DIR, book_notebooks, notebook_needs, run_book
-from vlmkit.precision import PRECISIONS
 from vlmkit.records import load_records
 
 
@@ -22,7 +21,7 @@ def test_every_notebook_is_a_clean_source_with_one_parameters_cell():
         assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
         assert nb.metadata["kernelspec"]["name"] == "python3"
         needs = notebook_needs(path)
-        assert {"title", "devices", "cpu_minutes", "cuda_minutes"} <= set(needs)
+        assert {"title", "devices", "gpu_only_cells"} <= set(needs) and not {"cpu_minutes", "cuda_minutes"} & set(needs)
         first = nb.cells[0].source
         assert all(h in first for h in ("## Overview", "## Prerequisites", "Time to run", "System requirements"))
         assert "## Summary" in nb.cells[-1].source and "## What's next" in nb.cells[-1].source

@@ -111,15 +111,6 @@ def test_follow_up_without_cache_answers_the_same_turn_and_reencodes(tiny_checkp
     assert vlm.kv_cache is None and kv_cache_bytes(None) == 0
 
 
-def test_tf32_switch_restores_the_previous_setting():
-    from vlmkit.tf32 import TF32_ON, float32_matmul_precision
-
-    before = torch.get_float32_matmul_precision()
-    with float32_matmul_precision(TF32_ON):
-        assert torch.get_float32_matmul_precision() == TF32_ON
-    assert torch.get_float32_matmul_precision() == before
-
-
 def test_cpu_only_switches_refuse_clearly():
     from vlmkit.profiling import device_busy_seconds
     from vlmkit.transfers import time_copy

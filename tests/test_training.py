@@ -39,7 +39,7 @@ def test_equal_images_attention_gives_the_loss_of_plain_sdpa():
     from vlmkit.registry import get_spec
     from vlmkit.shapes import make_split, vocabulary
     from vlmkit.training import _batch, build_tensors
-    from vlmkit.vision_attention import EQUAL_IMAGES_ATTENTION, set_vision_attention
+    from vlmkit.attention import EQUAL_IMAGES_ATTENTION, set_vision_attention
 
     spec = get_spec("qwen3-vl-tiny")
     data = build_tensors(make_split("train", 12, seed=3, with_caption=True), build_processor(spec, words=vocabulary()))
@@ -59,7 +59,7 @@ def test_equal_images_attention_refuses_images_of_different_sizes():
     import pytest
     import torch
 
-    from vlmkit.vision_attention import equal_images_sdpa
+    from vlmkit.attention import equal_images_sdpa
 
     q = torch.zeros(1, 2, 10, 4)
     with pytest.raises(ValueError, match="one size"):

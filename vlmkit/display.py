@@ -12,11 +12,6 @@ if TYPE_CHECKING:
     from matplotlib.axis import Axis
 
 
-def gb(n_bytes: float) -> float:
-    """Decimal gigabytes (10^9 bytes), the unit the seed's claims use."""
-    return n_bytes / 1e9
-
-
 def human_bytes(n_bytes: float) -> str:
     """``1.23 GB``, ``4.5 MB``: decimal units, three significant figures."""
     for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):

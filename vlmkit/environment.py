@@ -5,24 +5,16 @@ Taught in ``notebooks/00_environment.ipynb``.
 
 from __future__ import annotations
 
-from importlib.util import find_spec
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.nn.attention import sdpa_kernel
 
-from vlmkit.attention import flash_attn_unavailable_reason
+from vlmkit.attention import FLASH_ATTN_PACKAGES, SDPA_BACKENDS, flash_attn_unavailable_reason
 from vlmkit.device import bitsandbytes_backend, resolve_device
 from vlmkit.errors import BackendUnavailableError
 from vlmkit.records import provenance
-
-SDPA_BACKENDS = {
-    "math": SDPBackend.MATH,
-    "flash": SDPBackend.FLASH_ATTENTION,
-    "memory-efficient": SDPBackend.EFFICIENT_ATTENTION,
-    "cudnn": SDPBackend.CUDNN_ATTENTION,
-}
 
 
 def probe_sdpa_backends(device: torch.device, dtype: torch.dtype | None = None) -> dict[str, str]:
@@ -64,7 +56,7 @@ def capability_report(device: str | torch.device | None = None) -> dict[str, Any
         bnb = bitsandbytes_backend(dev)
     except BackendUnavailableError as exc:
         bnb = f"unavailable: {exc}"
-    flash_reason = flash_attn_unavailable_reason(dev)
+    flash = {impl: flash_attn_unavailable_reason(dev, impl) for impl in FLASH_ATTN_PACKAGES}
     report = provenance(dev)
     report.update(
         {
@@ -73,8 +65,8 @@ def capability_report(device: str | torch.device | None = None) -> dict[str, Any
             "torch_threads": torch.get_num_threads(),
             "bitsandbytes_backend": bnb,
             "sdpa_backends": probe_sdpa_backends(dev),
-            "flash_attn_package": "usable" if flash_reason is None else flash_reason,
-            "flash_attn_installed": find_spec("flash_attn") is not None,
+            "flash_attn_package": flash["flash_attention_2"] or "usable",
+            "flash_attn_4_package": flash["flash_attention_4"] or "usable",
             "tf32": tf32_status(dev),
             "bf16_supported": dev.type == "cpu" or torch.cuda.is_bf16_supported(),
         }

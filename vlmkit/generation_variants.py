@@ -1,9 +1,9 @@
-"""Ways to run ``generate``: dynamic or static KV cache, eager or compiled forward.
+"""Ways to run ``generate``: dynamic or static KV cache, eager or compiled, and what TorchDynamo really did.
 
-transformers compiles the decoding forward by itself when the cache is static,
-the device is a GPU and the quantizer (if any) says it can be compiled; a
-``torch.compile`` of the model (or of its decoder alone) is the other way users try. Whether a
-variant really compiled is read off TorchDynamo's graph counter, not assumed.
+transformers compiles the decoding forward of a static-cache ``generate`` by itself where its own rules allow
+it; users also wrap the language model in ``torch.compile`` themselves. Whether anything compiled, how often
+a function was compiled again and why, is read off TorchDynamo's graph counter and its compile events during
+the call (:func:`watch_compiles`), never predicted from a copy of transformers' rules.
 
 Taught in ``notebooks/05_compile.ipynb``.
 """
@@ -11,11 +11,13 @@ Taught in ``notebooks/05_compile.ipynb``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from dataclasses import dataclass
+import logging
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import torch
-from torch._dynamo.utils import counters
+from torch._dynamo.utils import clear_compilation_metrics, counters, get_compilation_metrics
 from torch._inductor.utils import fresh_inductor_cache
 
 from vlmkit.inference import VLMInference
@@ -27,22 +29,17 @@ class GenerationVariant:
 
     name: str
     cache_implementation: str | None  # None: transformers' dynamic cache; "static": a pre-allocated one
-    compile: str  # "none" | "auto" (transformers' own, static caches) | "torch.compile" (whole forward) | "torch.compile-lm"
+    compile: str  # "none" | "transformers" (its own compile of a static-cache generate) | "torch.compile-lm"
 
 
+#: The baseline, the static cache alone (to separate the cache from the compiler), the supported way to
+#: compile, and the known-broken way users try (shown as a lesson, never as evidence about the claim).
 VARIANTS: tuple[GenerationVariant, ...] = (
     GenerationVariant("eager, dynamic cache", None, "none"),
     GenerationVariant("eager, static cache", "static", "none"),
-    GenerationVariant("static cache + transformers' compile", "static", "auto"),
-    GenerationVariant("torch.compile(model forward), dynamic cache", None, "torch.compile"),
+    GenerationVariant("static cache + transformers' compile", "static", "transformers"),
     GenerationVariant("torch.compile(language model), dynamic cache", None, "torch.compile-lm"),
 )
-
-
-def compiled_graphs() -> int:
-    """How many graphs TorchDynamo has compiled in this process so far."""
-    return int(counters["stats"]["unique_graphs"])
-
 
 COMPILE_CACHES = ("fresh", "machine")
 
@@ -59,44 +56,131 @@ def compile_cache(kind: str) -> contextlib.AbstractContextManager[None]:
     return fresh_inductor_cache() if kind == "fresh" else contextlib.nullcontext()
 
 
-def why_not_auto_compiled(vlm: VLMInference) -> str | None:
-    """Why transformers will not compile a static-cache ``generate`` of this model, or ``None`` if it will.
+def quiet_compiler() -> None:
+    """Keep TorchDynamo's and TorchInductor's warnings (recompile limits, graph breaks) out of the outputs.
 
-    Mirrors the conditions transformers documents for its automatic compilation.
+    What they would say is read off the compile events instead (:class:`CompileActivity`) and stated once
+    where it matters. Taught in ``notebooks/05_compile.ipynb``.
+    """
+    torch._logging.set_logs(dynamo=logging.ERROR, inductor=logging.ERROR)
+
+
+@dataclass(frozen=True)
+class CompileEvent:
+    """One compilation TorchDynamo attempted: the function, why it compiled again, and how it ended."""
+
+    function: str
+    recompile_reason: str | None  # the guard that failed, or None for a first compilation
+    failure: str | None  # why the attempt gave up (e.g. the recompile limit), or None
+    compiled: bool  # whether it installed compiled code
+
+
+@dataclass
+class CompileActivity:
+    """What TorchDynamo did during a block: graphs compiled and every compile event, in order.
+
     Taught in ``notebooks/05_compile.ipynb``.
     """
+
+    graphs: int = 0
+    events: list[CompileEvent] = field(default_factory=list)
+
+    @property
+    def recompiles(self) -> list[CompileEvent]:
+        """The events that compiled a function again because a guard of an earlier compilation failed."""
+        return [e for e in self.events if e.recompile_reason and not e.failure]
+
+    @property
+    def limit_hits(self) -> list[str]:
+        """The functions TorchDynamo stopped compiling because they reached ``torch._dynamo.config.recompile_limit``
+        (they run eagerly from then on)."""
+        return sorted({e.function for e in self.events if e.failure and "recompile limit" in e.failure.lower()})
+
+    def as_dict(self) -> dict:
+        """Counts, the recompiled functions and the first few distinct recompile reasons, for records."""
+        reasons = list(dict.fromkeys(e.recompile_reason for e in self.recompiles))
+        per_function: dict[str, int] = {}
+        for e in self.recompiles:
+            per_function[e.function] = per_function.get(e.function, 0) + 1
+        per_function = dict(sorted(per_function.items(), key=lambda kv: -kv[1]))
+        return {"graphs": self.graphs, "compile_events": len(self.events), "recompiles": len(self.recompiles),
+                "recompiles_per_function": per_function, "recompile_reasons": reasons[:8],
+                "recompile_limit": int(torch._dynamo.config.recompile_limit), "limit_hits": self.limit_hits}
+
+
+def _first_line(text: str | None) -> str | None:
+    """The first line, without TorchDynamo's compile-id prefix (``"6/0: "``)."""
+    return re.sub(r"^\[?\d+/\d+\]?:\s*", "", text.strip().splitlines()[0]) if text and text.strip() else None
+
+
+def _frame(compile_id: object) -> str:
+    """The frame part of a compile id (``"6"`` of ``"6/8"``): one function, however often it was compiled."""
+    return str(compile_id).strip("[]").split("/")[0]
+
+
+@contextlib.contextmanager
+def watch_compiles() -> Iterator[CompileActivity]:
+    """Observe TorchDynamo during the block: the graph counter's increase and the compile events it recorded.
+
+    The events are TorchDynamo's own (``torch._dynamo.utils.get_compilation_metrics``: one per compilation it
+    attempted, with the failed guard that made it compile again). Taught in ``notebooks/05_compile.ipynb``.
+    """
+    activity = CompileActivity()
+    clear_compilation_metrics()
+    before = int(counters["stats"]["unique_graphs"])
+    try:
+        yield activity
+    finally:
+        activity.graphs = int(counters["stats"]["unique_graphs"]) - before
+        metrics = [m for m in get_compilation_metrics() if not getattr(m, "is_runtime", False)]
+        # an attempt that gave up early (the recompile limit) carries no function name: take its frame's
+        names = {_frame(m.compile_id): m.co_name for m in metrics if m.co_name}
+        activity.events = [
+            CompileEvent(m.co_name or names.get(_frame(m.compile_id), "?"),
+                         _first_line(getattr(m, "recompile_reason", None)), _first_line(m.fail_reason),
+                         bool(m.has_guarded_code))
+            for m in metrics]
+
+
+def why_nothing_compiled(vlm: VLMInference, activity: CompileActivity) -> str | None:
+    """Why a ``generate`` that transformers was allowed to compile ran eagerly, or ``None`` if it compiled.
+
+    The fact is observed (no graph compiled during the call); the reason is added only where transformers states
+    it: a quantizer whose ``is_compileable`` is False. Taught in ``notebooks/05_compile.ipynb``.
+    """
+    if activity.graphs:
+        return None
+    observed = f"transformers compiled nothing during a static-cache generate on {vlm.device.type} (observed: 0 graphs)"
     quantizer = getattr(vlm.model, "hf_quantizer", None)
-    if vlm.device.type not in ("cuda", "xpu"):
-        return f"transformers compiles a static-cache generate only on GPUs/accelerators, not on {vlm.device.type}"
     if quantizer is not None and not quantizer.is_compileable:
-        return f"transformers marks the {type(quantizer).__name__} quantizer as not compileable"
-    return None
+        return f"{observed}; transformers' {type(quantizer).__name__} says is_compileable=False"
+    return observed
 
 
 @dataclass(frozen=True)
 class EagerForwards:
-    """The model's and its language model's original forwards, to compile or to restore."""
+    """The language model's original forward, to compile or to restore."""
 
-    model: Callable[..., object]
     language_model: Callable[..., object]
 
     @classmethod
     def of(cls, vlm: VLMInference) -> "EagerForwards":
-        """Take them from a freshly loaded model."""
-        return cls(vlm.model.forward, vlm.model.model.language_model.forward)
+        """Take it from a freshly loaded model."""
+        return cls(vlm.model.model.language_model.forward)
 
 
-def use_variant(vlm: VLMInference, variant: GenerationVariant, eager: EagerForwards) -> None:
+def use_variant(vlm: VLMInference, variant: GenerationVariant, eager: EagerForwards, *,
+                backend: str = "inductor") -> None:
     """Set ``vlm`` up to generate as ``variant`` says.
 
-    ``torch.compile`` wraps either the whole forward (what most users write; the VLM
-    forward breaks into dozens of graphs: image handling, rope indices) or only the
-    language model, the decoder every decode step runs. Taught in ``notebooks/05_compile.ipynb``.
+    ``"transformers"`` leaves the compilation to ``generate`` (``disable_compile=False``; it decides);
+    ``"torch.compile-lm"`` wraps the language model, the decoder every decode step runs, in ``torch.compile``
+    with ``backend`` (``"eager"`` captures graphs and guards without generating code: the same recompiles,
+    cheaply). Taught in ``notebooks/05_compile.ipynb``.
     """
     config = vlm.model.generation_config
     config.cache_implementation = variant.cache_implementation
-    config.disable_compile = variant.compile != "auto"
-    vlm.model.forward = torch.compile(eager.model) if variant.compile == "torch.compile" else eager.model
+    config.disable_compile = variant.compile != "transformers"
     language_model = vlm.model.model.language_model
-    language_model.forward = torch.compile(eager.language_model) if variant.compile == "torch.compile-lm" \
-        else eager.language_model
+    language_model.forward = (torch.compile(eager.language_model, backend=backend)
+                              if variant.compile == "torch.compile-lm" else eager.language_model)

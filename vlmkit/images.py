@@ -5,13 +5,17 @@ Taught in ``notebooks/01_loading_precisions.ipynb``.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vlmkit.errors import ImageInputError, ImageTooLargeError
+
+if TYPE_CHECKING:
+    from transformers import Qwen2VLImageProcessor
 
 ImageLike = Union[Image.Image, str, Path, np.ndarray]
 
@@ -63,20 +67,37 @@ def to_rgb_image(image: ImageLike) -> Image.Image:
     return pil.convert("RGB")
 
 
-def check_pixel_budget(image: Image.Image, max_pixels: int, patch: int) -> int:
-    """Raise ``ImageTooLargeError`` if the image exceeds the budget; return its visual-token count.
+def visual_tokens(image_processor: Qwen2VLImageProcessor, height: int, width: int, *, within_budget: bool = True) -> int:
+    """Visual tokens the model gets for a ``height`` x ``width`` image, as the image processor counts them.
 
-    The Qwen processor would silently shrink such an image; vlmkit refuses instead,
-    so that a benchmark never measures a different image than the one it names.
+    The processor resizes the image to multiples of ``patch_size * merge_size`` pixels (enlarging it to its
+    ``min_pixels``, and, ``within_budget``, shrinking it to its ``max_pixels``), cuts it into patches and merges
+    each ``merge_size`` x ``merge_size`` square of patches into one token: the grid it computes, divided by the
+    merge. ``within_budget=False`` counts the image at its own size, as if there were no pixel budget.
+    Taught in ``notebooks/04_kv_cache.ipynb``.
+    """
+    overrides = {} if within_budget else {"max_pixels": math.inf}
+    return image_processor.get_number_of_image_patches(height, width, overrides) // image_processor.merge_size**2
+
+
+def check_pixel_budget(image: Image.Image, image_processor: Qwen2VLImageProcessor) -> int:
+    """Raise ``ImageTooLargeError`` if the processor would shrink the image; return its visual-token count.
+
+    The Qwen processor silently shrinks an image over its pixel budget (``size["longest_edge"]``); vlmkit
+    refuses instead, so that a benchmark never measures a different image than the one it names. The error
+    states both visual-token counts the processor's own rule gives (:func:`visual_tokens`): the image's at its
+    size and what the processor would shrink it to.
     Taught in ``notebooks/01_loading_precisions.ipynb``.
     """
-    pixels = image.width * image.height
-    tokens = pixels // (patch * patch)
-    if pixels > max_pixels:
+    max_pixels = int(image_processor.size["longest_edge"])
+    tokens = visual_tokens(image_processor, image.height, image.width, within_budget=False)
+    allowed = visual_tokens(image_processor, image.height, image.width)
+    if allowed < tokens:
         side = int(max_pixels**0.5)
         raise ImageTooLargeError(
-            f"the image is {image.width}x{image.height} = {pixels:,} pixels (about {tokens:,} visual tokens), "
-            f"over this model's budget of {max_pixels:,} pixels; shrink it first, e.g. image.thumbnail(({side}, {side})), "
-            "or pass resize_large_images=True to let the processor downscale it"
+            f"the image is {image.width}x{image.height} = {image.width * image.height:,} pixels ({tokens:,} visual "
+            f"tokens at this size; the processor would shrink it to {allowed:,}), over this model's budget of "
+            f"{max_pixels:,} pixels; shrink it first, e.g. image.thumbnail(({side}, {side})), or pass "
+            "resize_large_images=True to let the processor downscale it"
         )
     return tokens

@@ -99,7 +99,9 @@ class VLMInference:
     compute; ``precision`` names any of ``vlmkit.PRECISIONS`` instead. With
     ``use_flash_attention`` the flash-attn package is used where it can run, else
     SDPA with a note in ``report.notes`` (or an error, with ``strict_attention``).
-    ``use_compile`` is accepted and recorded; the speed notebook measures compilation.
+    ``use_compile`` is recorded only (``self.use_compile`` and a note in ``report.notes``): nothing is
+    compiled, and calls run exactly as with ``use_compile=False``. ``notebooks/05_compile.ipynb`` shows how
+    to compile ``generate`` (a static cache and transformers' own compilation) and measures it.
     Taught in ``notebooks/01_loading_precisions.ipynb``.
     """
 
@@ -146,7 +148,8 @@ class VLMInference:
         self.device = self.model.device
         self.use_compile = use_compile
         if use_compile:
-            self.report.notes.append("use_compile=True is recorded; compilation itself is measured in the speed notebook")
+            self.report.notes.append("use_compile=True is recorded only, not applied: nothing is compiled "
+                                     "(notebooks/05_compile.ipynb shows how to compile generate)")
         self.resize_large_images = resize_large_images
         self._conversation: _Conversation | None = None
 
@@ -252,7 +255,7 @@ class VLMInference:
         pils = [to_rgb_image(im) for im in images]
         if not self.resize_large_images:
             for pil in pils:
-                check_pixel_budget(pil, self.max_pixels, self.processor.image_processor.patch_size)
+                check_pixel_budget(pil, self.processor.image_processor)
         prompts = [self.processor.apply_chat_template(
             [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": q}]}], add_generation_prompt=True)
             for q in questions]

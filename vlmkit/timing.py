@@ -11,9 +11,11 @@ Taught in ``notebooks/01_loading_precisions.ipynb``.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -127,7 +129,8 @@ def time_kernel(fn: Callable[[], object], device: torch.device, *, warmup_ms: fl
             samples_ms = do_bench(counted, warmup=warmup_ms, rep=rep_ms, return_mode="all")
         samples = tuple(ms / 1e3 for ms in samples_ms)
         return TimingStats(samples, calls - len(samples), "CUDA events, triton do_bench, L2 flushed per call")
-    from torch.utils.benchmark import Timer
+    with _quiet_logger("torch.utils.cpp_extension"):  # its import warns "No CUDA runtime is found" on a CPU
+        from torch.utils.benchmark import Timer
 
     threads = torch.get_num_threads()
     start = time.perf_counter()
@@ -164,3 +167,15 @@ def time_interleaved(variants: dict[str, Callable[[], object]], device: torch.de
             synchronize(device)
             samples[name].append(time.perf_counter() - start)
     return {name: TimingStats(tuple(s), warmup) for name, s in samples.items()}
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str) -> Iterator[None]:
+    """Raise one logger's level to ERROR for the duration of the block."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

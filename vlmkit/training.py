@@ -6,7 +6,7 @@ initialisation near 1/sqrt(hidden), a curriculum of single-object scenes first, 
 a caption task during training only. What makes it fast: every image is laid out in
 patches once, by the real image processor, and every question tokenized once, so a
 training step only indexes tensors; the vision tower attends over all images of a
-batch in one call (``vlmkit.vision_attention``).
+batch in one call (``vlmkit.attention``).
 
 Taught in ``notebooks/02_quality.ipynb``.
 """
@@ -30,7 +30,7 @@ from vlmkit.checkpoint import MANIFEST, generation_config
 from vlmkit.processor import build_processor
 from vlmkit.registry import ArchitectureSpec, get_spec
 from vlmkit.shapes import CAPTION, Example, render, standard_splits, vocabulary
-from vlmkit.vision_attention import EQUAL_IMAGES_ATTENTION, set_vision_attention
+from vlmkit.attention import EQUAL_IMAGES_ATTENTION, set_vision_attention
 
 
 #: The bf16 exact-match accuracy the book's quality notebook asks of the committed model.
