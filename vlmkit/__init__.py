@@ -18,6 +18,7 @@ from vlmkit.errors import (
 )
 from vlmkit.inference import Answer, CallStats, VLMInference
 from vlmkit.loading import LoadedModel, LoadReport, load_model
+from vlmkit.planner import MemoryPlan, plan_memory
 from vlmkit.precision import ALL_PRECISIONS, PRECISIONS, get_precision
 from vlmkit.registry import REGISTRY, get_spec
 
@@ -36,6 +37,7 @@ __all__ = [
     "ImageTooLargeError",
     "LoadReport",
     "LoadedModel",
+    "MemoryPlan",
     "PRECISIONS",
     "REGISTRY",
     "UnknownModelError",
@@ -44,6 +46,7 @@ __all__ = [
     "get_precision",
     "get_spec",
     "load_model",
+    "plan_memory",
     "resolve_device",
     "validate_checkpoint",
     "write_checkpoint",
