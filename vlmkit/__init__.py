@@ -4,6 +4,7 @@ Each public helper's docstring names the notebook that teaches it.
 """
 
 from vlmkit.checkpoint import validate_checkpoint, write_checkpoint
+from vlmkit.decision import Recommendation, decide, seed_tree
 from vlmkit.device import resolve_device
 from vlmkit.errors import (
     BackendUnavailableError,
@@ -40,14 +41,17 @@ __all__ = [
     "MemoryPlan",
     "PRECISIONS",
     "REGISTRY",
+    "Recommendation",
     "UnknownModelError",
     "VLMInference",
     "VLMKitError",
+    "decide",
     "get_precision",
     "get_spec",
     "load_model",
     "plan_memory",
     "resolve_device",
+    "seed_tree",
     "validate_checkpoint",
     "write_checkpoint",
 ]

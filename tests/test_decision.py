@@ -1,0 +1,180 @@
+"""The two decision trees: the seed's advice as a function, and ``decide`` from the planner and the book's records.
+
+Fast: the 8B plans come from the meta device (no weights); the speeds come from the committed H200 records.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import vlmkit
+from vlmkit.cards import CARD_SIZES_GIB
+from vlmkit.decision import (
+    CANDIDATES,
+    COMPILED_VARIANT,
+    EAGER_VARIANT,
+    SEED_CARD_ADVICE,
+    Recommendation,
+    decide,
+    explorer_view,
+    seed_tree,
+)
+from vlmkit.errors import ConfigurationError
+from vlmkit.memory import GIB
+from vlmkit.planner import plan_memory, reference_cuda_context_bytes
+from vlmkit.records import load_records
+
+REPO = Path(__file__).resolve().parents[1]
+H200 = REPO / "reference" / "nvidia-h200"
+MODEL = "qwen3-vl-8b"
+
+
+def need(precision: str, *, image_size: int, batch_size: int = 1, models: int = 1) -> int:
+    """The planner's need for ``models`` copies in one process (one CUDA context), computed here independently."""
+    context = reference_cuda_context_bytes(H200 / "results" / "01_loading_precisions.json")
+    plan = plan_memory(MODEL, precision, image_size=image_size, batch_size=batch_size, attn_implementation="sdpa",
+                       device="cuda", cuda_context_bytes=context)
+    return models * plan.allocator_peak_bytes + context
+
+
+def measured_speed_vs_bf16(results: Path) -> dict[str, float]:
+    """Whole-query speed relative to plain BF16, read straight from 03's model-speed and 05's compile records."""
+    query_ms = {r["precision"]: r["metrics"]["query_ms"] for r in load_records(results / "03_dequantization.json")
+                if r["experiment"] == "model-speed" and r["model"] == MODEL}
+    speed = {p: query_ms["bf16"] / ms for p, ms in query_ms.items()}
+    compiled = {r["metrics"]["variant"]: r["metrics"] for r in load_records(results / "05_compile.json")
+                if r["experiment"] == "compile-variant" and r["precision"] == "bf16"}
+    if compiled.get(COMPILED_VARIANT, {}).get("compiled graphs"):
+        speed["bf16"] = compiled[EAGER_VARIANT]["whole query (ms)"] / compiled[COMPILED_VARIANT]["whole query (ms)"]
+    return speed
+
+
+def test_exported_from_vlmkit():
+    assert vlmkit.decide is decide and vlmkit.seed_tree is seed_tree and vlmkit.Recommendation is Recommendation
+    assert {"decide", "seed_tree", "Recommendation"} <= set(vlmkit.__all__)
+
+
+@pytest.mark.parametrize("row", SEED_CARD_ADVICE, ids=lambda r: f"{r.card}-{r.vram_gib:g}GB")
+def test_seed_tree_reproduces_its_own_table(row):
+    assert seed_tree(row.vram_gib) in row.picks
+
+
+def test_seed_tree_follows_the_seeds_sentences():
+    assert seed_tree(24) == "bf16" and seed_tree(80) == "bf16"  # don't quantize on large GPUs
+    assert seed_tree(24, models=2) == "int8"  # two INT8 models need 16 GB, which fits a 4090
+    assert seed_tree(24, batch_size=2) == "bf16" and seed_tree(24, batch_size=4) == "int8"  # batch 4 instead of 2
+    assert seed_tree(16) == "bf16" and seed_tree(16, complex_images=True) == "int8"  # BF16 needs 16 GB; may OOM
+    assert seed_tree(10) == "int8" and seed_tree(10, complex_images=True) == "int8"  # INT8 comfortable on 10 GB
+    assert seed_tree(12) != seed_tree(8)  # the RTX 3060 contradiction: 12 GB -> INT8, 8 GB -> INT4
+    assert seed_tree(8) == "nf4"
+
+
+@pytest.mark.parametrize("card", (*CARD_SIZES_GIB, 2))
+@pytest.mark.parametrize("priority", ("speed", "memory", "quality"))
+@pytest.mark.parametrize(("image_size", "batch_size", "models"), [(448, 1, 1), (1344, 4, 1), (448, 1, 2)])
+def test_decide_never_picks_what_the_planner_says_will_not_fit(card, priority, image_size, batch_size, models):
+    rec = decide(MODEL, card, image_size=image_size, batch_size=batch_size, models=models, priority=priority)
+    expected = {p: need(p, image_size=image_size, batch_size=batch_size, models=models) for p in CANDIDATES}
+    assert rec.needs == expected and rec.card_bytes == card * GIB
+    fitting = [p for p in CANDIDATES if expected[p] <= card * GIB]
+    if fitting:
+        assert rec.precision in fitting and rec.predicted_peak_bytes == expected[rec.precision] <= rec.card_bytes
+        assert rec.headroom_bytes == rec.card_bytes - expected[rec.precision] >= 0
+    else:
+        assert rec.precision is None and not rec.fits
+    assert f"{expected['nf4'] / GIB:.2f} GiB" in rec.reasons[0]  # the sentences carry the plan's numbers
+
+
+def test_large_card_by_priority():
+    assert decide(MODEL, 24, image_size=448, priority="quality").precision == "bf16"
+    assert decide(MODEL, 24, image_size=448, priority="memory").precision == "nf4"
+
+
+@pytest.mark.parametrize("priority", ("speed", "memory", "quality"))
+def test_8_gib_card_is_not_bf16(priority):
+    rec = decide(MODEL, 8, image_size=448, priority=priority)
+    assert rec.precision != "bf16" and rec.needs["bf16"] > rec.card_bytes
+
+
+def test_impossible_card_says_nothing_fits():
+    rec = decide(MODEL, 2, image_size=448)
+    assert rec.precision is None and not rec.fits and rec.settings == {} and rec.speed_vs_bf16 is None
+    assert rec.predicted_peak_bytes == min(rec.needs.values()) > rec.card_bytes and rec.headroom_bytes < 0
+    assert any(r.startswith("Nothing fits") for r in rec.reasons)
+
+
+@pytest.mark.parametrize("card", (24, 16, 12, 10, 8))
+def test_speed_picks_the_fastest_that_fits_according_to_the_records(card):
+    speed = measured_speed_vs_bf16(H200 / "results")
+    rec = decide(MODEL, card, image_size=448, priority="speed")
+    fitting = [p for p in CANDIDATES if need(p, image_size=448) <= card * GIB]
+    assert rec.precision == max(fitting, key=speed.__getitem__)
+    assert rec.speed_vs_bf16 == pytest.approx(speed[rec.precision])
+    assert rec.settings["attn_implementation"] == "sdpa"
+    assert (rec.settings["compile"] != "none") == (rec.precision == "bf16")  # 05 compiled BF16 only
+    for e in rec.evidence:  # every record it names exists in the file it names
+        assert any(r["run_id"] == e.run_id for r in load_records(REPO / e.file))
+    assert {e.file for e in rec.evidence} >= {"reference/nvidia-h200/results/03_dequantization.json"}
+
+
+def test_speed_follows_the_records_not_a_fixed_order(tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(H200 / "results", results)
+    (results / "05_compile.json").unlink()  # no compile records: BF16 is plain BF16
+    path = results / "03_dequantization.json"
+    payload = json.loads(path.read_text())
+    for r in payload["records"]:
+        if r["experiment"] == "model-speed" and r["precision"] == "int8":
+            r["metrics"]["query_ms"] = 1.0  # make INT8 the fastest
+    path.write_text(json.dumps(payload))
+    rec = decide(MODEL, 24, image_size=448, priority="speed", records_dir=tmp_path)
+    assert rec.precision == "int8" and rec.speed_vs_bf16 == pytest.approx(measured_speed_vs_bf16(results)["int8"])
+    bf16 = decide(MODEL, 24, image_size=448, priority="quality", records_dir=tmp_path)
+    assert bf16.precision == "bf16" and bf16.settings["compile"] == "none" and bf16.speed_vs_bf16 == 1.0
+
+
+def test_speed_without_speed_records_takes_the_highest_precision_that_fits(tmp_path):
+    (tmp_path / "results").mkdir()
+    shutil.copy(H200 / "results" / "01_loading_precisions.json", tmp_path / "results")
+    rec = decide(MODEL, 12, image_size=448, priority="speed", records_dir=tmp_path)
+    fitting = [p for p in CANDIDATES if rec.needs[p] <= rec.card_bytes]
+    assert rec.precision == fitting[0] and rec.speed_vs_bf16 is None
+
+
+def test_relative_records_dir_is_found_from_another_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert decide(MODEL, 12, image_size=448).precision == decide(MODEL, 12, image_size=448, records_dir=H200).precision
+
+
+@pytest.mark.parametrize("kwargs", [{"vram_gib": 0}, {"vram_gib": -8}, {"priority": "fast"}, {"models": 0},
+                                    {"batch_size": 0}])
+def test_bad_inputs_raise(kwargs):
+    args = {"vram_gib": 12, "image_size": 448} | kwargs
+    with pytest.raises(ConfigurationError):
+        decide(MODEL, **args)
+
+
+@pytest.mark.parametrize("kwargs", [{"vram_gib": 0}, {"vram_gib": 12, "models": 0}, {"vram_gib": 12, "batch_size": 0}])
+def test_seed_tree_bad_inputs_raise(kwargs):
+    with pytest.raises(ConfigurationError):
+        seed_tree(**kwargs)
+
+
+@pytest.mark.parametrize(("card", "image_size", "batch_size", "models", "priority"),
+                         [(10, 1344, 2, 1, "quality"), (24, 448, 1, 2, "speed"), (2, 448, 1, 1, "memory")])
+def test_explorer_view(card, image_size, batch_size, models, priority):
+    view = explorer_view(MODEL, card, image_size, batch_size, models, priority)
+    rec = view["recommendation"]
+    assert rec == decide(MODEL, card, image_size=image_size, batch_size=batch_size, models=models, priority=priority)
+    assert view["seed_pick"] == seed_tree(card, models=models, batch_size=batch_size, complex_images=image_size > 448)
+    assert view["card_gib"] == card
+    assert [(p, fits) for p, _, fits in view["bars"]] == [(p, rec.needs[p] <= rec.card_bytes) for p in CANDIDATES]
+    assert [gib for _, gib, _ in view["bars"]] == pytest.approx([rec.needs[p] / GIB for p in CANDIDATES])
+    markdown = view["markdown"]
+    assert ("Nothing fits" in markdown) == (rec.precision is None)
+    assert ("**does not fit**" in markdown) == (rec.needs[view["seed_pick"]] > rec.card_bytes)
+    assert all(e.run_id in markdown for e in rec.evidence)
