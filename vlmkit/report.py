@@ -16,7 +16,7 @@ from vlmkit.display import provenance_line
 from vlmkit.memory import GIB, card_need_bytes
 from vlmkit.precision import get_precision
 from vlmkit.records import latest_run, load_records
-from vlmkit.reference_status import run_table
+from vlmkit.reference_status import run_table, stale_marks
 from vlmkit.speed import current_verdict, verdict_rows
 
 
@@ -260,9 +260,47 @@ def phase_table(run_dir: str | Path) -> str:
     return "\n".join(lines)
 
 
+def card_table(run_dir: str | Path) -> str:
+    """Markdown tables from notebook 08: the largest batch each emulated card ran per precision and image size
+    (measured on CUDA, else the planner's), with the planner's error, and the seed's card advice judged.
+
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+    records = latest_run(load_records(Path(run_dir) / "results" / "08_decision.json"))
+    fits = _of_experiment(records, "card-fit", run_dir)
+    first = fits[0]
+    measured = [r["metrics"] for r in fits if r["metrics"]["measured"] and r["metrics"]["fits"]]
+    errors = [m["planned allocator peak (GiB)"] / m["measured allocator peak (GiB)"] - 1 for m in measured]
+    cards = sorted({r["shapes"]["card_gib"] for r in fits})
+    source = (f"measured on emulated cards; the planner's allocator peak was within {max(map(abs, errors)):.1%} of the "
+              f"{len(errors)} measured queries" if errors else "the planner's predictions (fitting not measured here)")
+    mark = stale_marks(Path(run_dir)).get("08_decision.ipynb")
+    stale = f" **Stale:** notebook 08 changed since this run ({mark['since']}: {mark['reason']}); re-run pending." if mark else ""
+    lines = [f"`{first['model']}` on {provenance_line(first['provenance'])}; {first['shapes']['new_tokens']} answer tokens; "
+             f"largest batch (of {sorted({r['shapes']['batch'] for r in fits})}) that runs, {source}.{stale}", "",
+             "| precision | image | " + " | ".join(f"{c:g} GiB" for c in cards) + " |",
+             "| --- | ---: |" + " ---: |" * len(cards)]
+    key = "fits" if errors else "planned fits"
+    for prec in dict.fromkeys(r["precision"] for r in fits):
+        for image in sorted({r["shapes"]["image"][0] for r in fits}):
+            best = [max([r["shapes"]["batch"] for r in fits if r["precision"] == prec and r["shapes"]["image"][0] == image
+                         and r["shapes"]["card_gib"] == c and r["metrics"][key]], default=0) for c in cards]
+            lines.append(f"| {get_precision(prec).label} | {image} px | " + " | ".join(map(str, best)) + " |")
+    lines += ["", "| the seed says | verdict | evidence |", "| --- | --- | --- |"]
+    lines += [f"| {r['metrics']['seed says']} | {r['metrics']['verdict']} | {r['metrics']['evidence']} |"
+              for r in records if r["experiment"] == "seed-advice"]
+    decisions = [r["metrics"] for r in records if r["experiment"] == "decision"]
+    if decisions:
+        wrong = sum(not m["seed_pick_fits"] for m in decisions)
+        lines += ["", f"The seed's decision tree picks a precision that does not fit in {wrong} of {len(decisions)} "
+                      "card / image / batch cases (notebook 08); `vlmkit.decide` never does."]
+    return "\n".join(lines)
+
+
 #: The README's generated blocks: marker name -> (table function, reference run folder).
 README_BLOCKS: dict[str, tuple[Callable[[Path], str], str]] = {
     "reference-runs": (run_table, "reference"),
+    "h200-card-table": (card_table, "reference/nvidia-h200"),
     "h200-memory-table": (memory_table, "reference/nvidia-h200"),
     "h200-quality-table": (quality_table, "reference/nvidia-h200"),
     "h200-speed-summary": (speed_claim_summary, "reference/nvidia-h200"),
