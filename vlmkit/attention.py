@@ -182,14 +182,27 @@ def vision_tower_peak_bytes(vlm: VLMInference, inputs: dict) -> int:
     return probe.result.peak_bytes
 
 
+def eager_score_bytes(dtype: torch.dtype, device: torch.device) -> int:
+    """Bytes per score eager attention holds at once: the scores, their float32 softmax and the cast back.
+
+    ``softmax(x, dtype=float32)`` converts its input to float32 first (one more copy), except for float16 on
+    CUDA (a fused kernel) and for float32 input; the cast back to the model's dtype comes after that copy is
+    freed. bf16: 10 bytes per score, as the H200 measured for the vision tower at 1792 px (notebook 08's planner).
+    Taught in ``notebooks/06_attention.ipynb``.
+    """
+    d, f32 = dtype.itemsize, torch.float32.itemsize
+    convert = 0 if dtype == torch.float32 or (dtype == torch.float16 and device.type == "cuda") else f32
+    return max(d + convert + f32, d + f32 + (d if dtype != torch.float32 else 0))
+
+
 @dataclass(frozen=True)
 class EagerScores:
     """The attention score matrices eager attention holds for one image, from the inputs' shapes and the config.
 
     The vision tower attends over the image's *patches* (before the spatial merge), the language model over the
     merged visual tokens plus the text; eager attention stores one ``length x length`` matrix per head and
-    takes its softmax in float32 (4 bytes per score), then casts it back to the model's dtype
-    (``dtype_bytes`` per score). Taught in ``notebooks/06_attention.ipynb``.
+    takes its softmax in float32 (4 bytes per score); what one layer holds at once is
+    :func:`eager_score_bytes` per score. Taught in ``notebooks/06_attention.ipynb``.
     """
 
     patches: int
@@ -198,6 +211,7 @@ class EagerScores:
     lm_tokens: int
     lm_heads: int
     dtype_bytes: int
+    bytes_per_score: int
 
     @property
     def visual_tokens(self) -> int:
@@ -211,9 +225,8 @@ class EagerScores:
 
     @property
     def vision_softmax_bytes(self) -> int:
-        """What one vision attention layer holds at once while eager attention casts its softmax back: the scores
-        in the model's dtype, their float32 softmax and its cast (heads x patches² x (4 + 2 x dtype bytes))."""
-        return self.vision_heads * self.patches**2 * (4 + 2 * self.dtype_bytes)
+        """What one vision attention layer holds at once: heads x patches² x :func:`eager_score_bytes`."""
+        return self.vision_heads * self.patches**2 * self.bytes_per_score
 
     @property
     def lm_fp32_bytes(self) -> int:
@@ -230,7 +243,8 @@ def eager_scores(vlm: VLMInference, inputs: dict) -> EagerScores:
     return EagerScores(patches=t * h * w, vision_heads=int(config.vision_config.num_heads),
                        merge=int(config.vision_config.spatial_merge_size), lm_tokens=int(inputs["input_ids"].shape[1]),
                        lm_heads=int(config.text_config.num_attention_heads),
-                       dtype_bytes=torch.finfo(vlm.model.dtype).bits // 8)
+                       dtype_bytes=vlm.model.dtype.itemsize,
+                       bytes_per_score=eager_score_bytes(vlm.model.dtype, vlm.device))
 
 
 def kernel_refusals(caught: list[warnings.WarningMessage]) -> list[str]:

@@ -12,13 +12,16 @@ if TYPE_CHECKING:
     from matplotlib.axis import Axis
 
 
-def human_bytes(n_bytes: float) -> str:
-    """``1.23 GB``, ``4.5 MB``: decimal units, three significant figures."""
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+def human_bytes(n_bytes: float, *, binary: bool = False) -> str:
+    """``1.23 GB``, ``4.5 MB``: decimal units (``binary``: ``16.3 GiB``, ``4.5 MiB``), three significant figures.
+
+    Taught in ``notebooks/01_loading_precisions.ipynb``.
+    """
+    units = (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)) if binary else (("GB", 1e9), ("MB", 1e6), ("kB", 1e3))
+    for unit, size in units:
         if abs(n_bytes) >= size:
             return f"{n_bytes / size:.3g} {unit}"
     return f"{n_bytes:.0f} B"
-
 
 
 def provenance_line(provenance: dict, *what: str) -> str:

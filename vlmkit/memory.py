@@ -23,6 +23,7 @@ import psutil
 import torch
 
 from vlmkit.device import synchronize
+from vlmkit.display import human_bytes
 
 
 #: One gibibyte, 2^30 bytes: the unit GPU memory is sold in (a "16 GB" card holds 16 GiB).
@@ -35,14 +36,11 @@ def gib(n_bytes: float) -> float:
 
 
 def human_binary_bytes(n_bytes: float) -> str:
-    """``16.3 GiB``, ``4.5 MiB``: binary units, three significant figures.
+    """``16.3 GiB``, ``4.5 MiB``: :func:`vlmkit.display.human_bytes` in binary units, the unit cards are sold in.
 
     Taught in ``notebooks/01_loading_precisions.ipynb``.
     """
-    for unit, size in (("GiB", GIB), ("MiB", 2**20), ("KiB", 2**10)):
-        if abs(n_bytes) >= size:
-            return f"{n_bytes / size:.3g} {unit}"
-    return f"{n_bytes:.0f} B"
+    return human_bytes(n_bytes, binary=True)
 
 
 def outside_allocator_bytes(device: torch.device) -> int | None:

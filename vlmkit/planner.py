@@ -44,7 +44,7 @@ from transformers.pytorch_utils import Conv1D
 from transformers.quantizers.base import HfQuantizer
 from transformers.quantizers.quantizers_utils import should_convert_module
 
-from vlmkit.attention import ATTENTION_IMPLEMENTATIONS, choose_attention
+from vlmkit.attention import ATTENTION_IMPLEMENTATIONS, choose_attention, eager_score_bytes
 from vlmkit.device import resolve_device
 from vlmkit.errors import ConfigurationError, UnknownModelError
 from vlmkit.footprint import COMPONENTS, STORAGE_KINDS, component_of
@@ -328,17 +328,6 @@ def _prompt_text_tokens(processor: ProcessorMixin, question: str) -> int:
     return len(ids) - ids.count(image_pad)
 
 
-def _score_bytes(dtype: torch.dtype, device: torch.device) -> int:
-    """Bytes per score eager attention holds at once: the scores, their float32 softmax and the cast back.
-
-    ``softmax(x, dtype=float32)`` converts its input to float32 first (one more copy), except for float16 on
-    CUDA (a fused kernel) and for float32 input; the cast back to the model's dtype comes after the copy is freed.
-    """
-    d = dtype.itemsize
-    convert = 0 if dtype == torch.float32 or (dtype == torch.float16 and device.type == "cuda") else _F32
-    return max(d + convert + _F32, d + _F32 + (d if dtype != torch.float32 else 0))
-
-
 def _sdpa_uses_math(dtype: torch.dtype, device: torch.device, heads: int, kv_heads: int) -> bool:
     """Whether PyTorch's SDPA falls back to its math backend (which holds the score matrix) on CUDA.
 
@@ -418,7 +407,7 @@ def _vision_tower(config: Qwen3VLConfig, weights: _Weights, q: _Query) -> dict[s
     before_blocks = P * (H * d + taps * H * (d + _F32) + H * _F32)
     rotary = P * (5 * H * d + 4 * H * _F32 + 2 * H * q.upcast)
     mlp = P * (3 * H * d + 2 * v.intermediate_size * d)
-    scores = v.num_heads * q.patches_per_image**2 * _score_bytes(q.prec.dtype, q.device) if q.attention == "eager" else 0
+    scores = v.num_heads * q.patches_per_image**2 * eager_score_bytes(q.prec.dtype, q.device) if q.attention == "eager" else 0
     eager = P * 7 * H * d + scores if scores else 0  # block input, norm, qkv, rotated q and k, one image's scores
     transient = _largest_transient(weights, q, True, P, merged)
     quantized = P * (3 * H * d + v.intermediate_size * d) + transient if q.prec.is_quantized else 0
@@ -444,7 +433,7 @@ def _language_model(config: Qwen3VLConfig, weights: _Weights, q: _Query, deepsta
     visual_features = (2 * B * q.tokens_per_image * vision.out_hidden_size * d + deepstack
                        + B * q.patches_per_image * vision.hidden_size * d)
     if q.attention == "eager":  # a causal mask in the model's dtype; each head's scores with their softmax
-        mask, scores = B * q.prompt**2 * d, B * heads * q.prompt**2 * _score_bytes(q.prec.dtype, q.device)
+        mask, scores = B * q.prompt**2 * d, B * heads * q.prompt**2 * eager_score_bytes(q.prec.dtype, q.device)
     elif q.attention == "sdpa" and _sdpa_uses_math(q.prec.dtype, q.device, heads, kv_heads):
         # SDPA's math backend: a boolean and a float causal mask, scores, softmax, its -inf mask and the masked copy
         mask, scores = q.prompt**2 * (1 + _F32), B * heads * q.prompt**2 * (_F32 + _F32 + 1 + _F32)
