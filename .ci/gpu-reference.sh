@@ -17,6 +17,12 @@ if [ -n "${FRESH:-}" ]; then
 elif [ -z "${RESUME:-}" ] && [ -f build/nvidia-h200/run.json ]; then
   RESUME=build/nvidia-h200/run.json
 fi
+if [ -n "${RESUME:-}" ] && [ "${RESUME#reference/}" != "$RESUME" ]; then
+  # continuing a committed run: its results are this run's results folder (notebook 08's report reads them all)
+  mkdir -p build/nvidia-h200/results
+  cp "$(dirname "$RESUME")"/results/[0-9][0-9]_*.json build/nvidia-h200/results/
+  find build/nvidia-h200/results -name '*.superseded-*' -delete
+fi
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv | tee -a build/log.txt
 # stop the book well inside the 10-minute call so that what it wrote still comes back
 timeout "${BOOK_SECONDS:-540}" python3 -m vlmkit.book --device cuda --out build ${1:+--only "$@"} \

@@ -17,14 +17,15 @@ import torch
 from transformers import AutoProcessor, Qwen3VLForConditionalGeneration, Qwen3VLProcessor
 
 from vlmkit.attention import AttentionChoice, choose_attention
-from vlmkit.checkpoint import read_manifest, validate_checkpoint, write_checkpoint
+from vlmkit.checkpoint import generation_config, read_manifest, validate_checkpoint, write_checkpoint
 from vlmkit.device import bitsandbytes_backend, device_name, resolve_device
 from vlmkit.errors import UnknownModelError
 from vlmkit.footprint import Footprint, measure_footprint
 from vlmkit.memory import MemoryDelta, MemoryProbe
 from vlmkit.progress import quiet_libraries
 from vlmkit.precision import Precision, get_precision
-from vlmkit.registry import REGISTRY
+from vlmkit.processor import build_processor
+from vlmkit.registry import REGISTRY, ArchitectureSpec
 
 
 
@@ -180,3 +181,33 @@ def load_model(
         notes=notes,
     )
     return LoadedModel(net, processor, report)
+
+
+def build_on_device(spec: ArchitectureSpec, device: str | torch.device, *, seed: int = 0) -> LoadedModel:
+    """Draw a registry-style architecture's random BF16 weights directly on ``device``, without a checkpoint.
+
+    For architectures too large to write to disk and read back (the 72B shape of notebook 08): the model is built
+    with ``_from_config`` on the device, the processor from the spec, and the report measures the same things as
+    :func:`load_model`'s. Only BF16: quantizing needs ``from_pretrained``.
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+    dev = resolve_device(device)
+    quiet_libraries()
+    attention = choose_attention(dev)
+    start = time.perf_counter()
+    with MemoryProbe(dev) as probe:
+        torch.manual_seed(seed)
+        with torch.device(dev):
+            net = Qwen3VLForConditionalGeneration._from_config(spec.config(), dtype=torch.bfloat16,
+                                                               attn_implementation=attention.used)
+    load_seconds = time.perf_counter() - start
+    net.eval()
+    net.generation_config = generation_config(spec)
+    prec = get_precision("bf16")
+    report = LoadReport(
+        model=spec.name, source=f"random weights drawn on {dev} (no checkpoint)", precision=prec.name,
+        precision_label=prec.label, device=str(dev), device_name=device_name(dev), attention=attention,
+        quant_backend=None, weights=measure_footprint(net), memory=probe.result, load_seconds=load_seconds,
+        hf_memory_footprint=int(net.get_memory_footprint()),
+        notes=[f"random weights ({spec.name}, seed {seed}, drawn on {dev.type}): measures memory and speed, not quality"])
+    return LoadedModel(net, build_processor(spec), report)

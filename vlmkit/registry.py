@@ -208,6 +208,19 @@ QWEN3_VL_TINY_TIED = ArchitectureSpec(
     max_pixels=256 * 256,
 )
 
+#: The seed's "70B+" class as a VLM: Qwen3-VL-8B's vision tower in front of a 72B language model with the published
+#: shape of Qwen2.5-VL-72B's (hidden 8192, MLP 29568, 80 layers, 64 query and 8 KV heads). No Qwen3-VL of this size
+#: is published; it stands for "a 70B+ VLM" in notebook 08. Not in :data:`REGISTRY`: at about 137 GiB in BF16 it is
+#: never written as a checkpoint, only drawn on a GPU that holds it (:func:`vlmkit.loading.build_on_device`).
+QWEN3_VL_72B_SHAPE = ArchitectureSpec(
+    name="qwen3-vl-72b-shape",
+    description="Qwen3-VL-8B's vision tower with a 72B language model (Qwen2.5-VL-72B's published language-model "
+                "shape), random weights; no such Qwen3-VL is published",
+    text={**QWEN3_VL_8B.text, "vocab_size": 152064, "hidden_size": 8192, "intermediate_size": 29568,
+          "num_hidden_layers": 80, "num_attention_heads": 64, "num_key_value_heads": 8},
+    vision={**QWEN3_VL_8B.vision, "out_hidden_size": 8192, "deepstack_visual_indexes": [8, 16, 24]},
+)
+
 REGISTRY: dict[str, ArchitectureSpec] = {
     spec.name: spec for spec in (QWEN3_VL_8B, QWEN3_VL_4B, QWEN3_VL_TINY, QWEN3_VL_TINY_TIED)
 }

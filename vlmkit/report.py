@@ -17,7 +17,8 @@ from vlmkit.memory import GIB, card_need_bytes
 from vlmkit.precision import get_precision
 from vlmkit.records import latest_run, load_records
 from vlmkit.reference_status import run_table, stale_marks
-from vlmkit.speed import current_verdict, verdict_rows
+from vlmkit.seed_report import seed_statement_table
+from vlmkit.speed import current_verdict, headline_text, verdict_rows
 
 
 def _of_experiment(records: list[dict], experiment: str, run_dir: str | Path) -> list[dict]:
@@ -211,7 +212,7 @@ def speed_claim_summary(run_dir: str | Path) -> str:
     for text, found in by_claim.items():
         headline = [r for _, r in found if r["metrics"].get("role", "supporting") == "headline"]
         supporting = [r for _, r in found if r["metrics"].get("role", "supporting") != "headline"]
-        measured = "<br>".join(_headline_text(r) for r in headline) or "no headline measurement in this run"
+        measured = "<br>".join(headline_text(r) for r in headline) or "no headline measurement in this run"
         verdicts = "<br>".join(current_verdict(r) for r in headline) or "–"
         counts: dict[str, int] = {}
         for r in supporting:
@@ -220,16 +221,6 @@ def speed_claim_summary(run_dir: str | Path) -> str:
         notebooks = ", ".join(sorted({nb[:2] for nb, _ in found}))
         lines.append(f"| {text} | {measured} | {verdicts} | {support} | {notebooks} |")
     return "\n".join(lines)
-
-
-def _headline_text(record: dict) -> str:
-    """A headline record in a few words: the ratio with its spread and what was compared, or the measured sentence."""
-    m = record["metrics"]
-    if record["experiment"] == "speed-claim":
-        return f"{m['ratio']:.2f}x [{m['low']:.2f}, {m['high']:.2f}] ({m['variant']} vs {m['baseline']}, {m['what']})"
-    if record["experiment"] == "unmeasured-claim":
-        return f"not measured: {m['reason']}"
-    return m["measured_text"]
 
 
 def phase_table(run_dir: str | Path) -> str:
@@ -261,8 +252,9 @@ def phase_table(run_dir: str | Path) -> str:
 
 
 def card_table(run_dir: str | Path) -> str:
-    """Markdown tables from notebook 08: the largest batch each emulated card ran per precision and image size
-    (measured on CUDA, else the planner's), with the planner's error, and the seed's card advice judged.
+    """Markdown table from notebook 08: the largest batch each emulated card ran per precision and image size
+    (measured on CUDA, else the planner's), with the planner's error. The seed's card advice is judged in
+    :func:`vlmkit.seed_report.seed_statement_table`.
 
     Taught in ``notebooks/08_decision.ipynb``.
     """
@@ -286,20 +278,13 @@ def card_table(run_dir: str | Path) -> str:
             best = [max([r["shapes"]["batch"] for r in fits if r["precision"] == prec and r["shapes"]["image"][0] == image
                          and r["shapes"]["card_gib"] == c and r["metrics"][key]], default=0) for c in cards]
             lines.append(f"| {get_precision(prec).label} | {image} px | " + " | ".join(map(str, best)) + " |")
-    lines += ["", "| the seed says | verdict | evidence |", "| --- | --- | --- |"]
-    lines += [f"| {r['metrics']['seed says']} | {r['metrics']['verdict']} | {r['metrics']['evidence']} |"
-              for r in records if r["experiment"] == "seed-advice"]
-    decisions = [r["metrics"] for r in records if r["experiment"] == "decision"]
-    if decisions:
-        wrong = sum(not m["seed_pick_fits"] for m in decisions)
-        lines += ["", f"The seed's decision tree picks a precision that does not fit in {wrong} of {len(decisions)} "
-                      "card / image / batch cases (notebook 08); `vlmkit.decide` never does."]
     return "\n".join(lines)
 
 
 #: The README's generated blocks: marker name -> (table function, reference run folder).
 README_BLOCKS: dict[str, tuple[Callable[[Path], str], str]] = {
     "reference-runs": (run_table, "reference"),
+    "h200-seed-statements": (seed_statement_table, "reference/nvidia-h200"),
     "h200-card-table": (card_table, "reference/nvidia-h200"),
     "h200-memory-table": (memory_table, "reference/nvidia-h200"),
     "h200-quality-table": (quality_table, "reference/nvidia-h200"),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from vlmkit.device import synchronize
+from vlmkit.footprint import Footprint
 from vlmkit.precision import Precision
 
 #: bitsandbytes' 4-bit block size on CUDA and CPU (one absmax per 64 weights).
@@ -170,3 +171,15 @@ def classify_phase(flops: float, bytes_moved: float, seconds: float, ceilings: C
     else:
         regime = "compute bound"
     return PhaseBound(regime, intensity, bw_share, fl_share)
+
+
+def decode_step_work(weights: Footprint) -> tuple[float, int]:
+    """FLOPs and bytes of one decode step (one new token) from a model's measured footprint: two FLOPs per
+    language-layer parameter, and every language-layer byte plus lm_head's (tied: the embedding table) read once.
+
+    The KV cache read is left out (a few MB at the book's prompt lengths, against GBs of weights).
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    by = weights.bytes_by
+    head = sum(by.get("lm_head", {}).values()) or sum(by.get("token embeddings", {}).values())
+    return 2.0 * weights.params_by.get("language layers", 0), sum(by.get("language layers", {}).values()) + head

@@ -116,6 +116,18 @@ def current_verdict(record: dict[str, Any]) -> str:
     return m["verdict"]
 
 
+def headline_text(record: dict[str, Any]) -> str:
+    """A claim record in a few words: the ratio with its spread and what was compared, why it was not measured, or
+    the measured sentence of a mechanism. Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    m = record["metrics"]
+    if record["experiment"] == "speed-claim":
+        return f"{m['ratio']:.2f}x [{m['low']:.2f}, {m['high']:.2f}] ({m['variant']} vs {m['baseline']}, {m['what']})"
+    if record["experiment"] == "unmeasured-claim":
+        return f"not measured: {m['reason']}"
+    return m["measured_text"]
+
+
 def verdict_rows(records: list[dict[str, Any]]) -> list[dict[str, str]]:
     """One row per ``speed-claim``, ``mechanism-claim`` or ``unmeasured-claim`` record:
     claim | role | measured | verdict | where, headline rows first.
@@ -127,16 +139,9 @@ def verdict_rows(records: list[dict[str, Any]]) -> list[dict[str, str]]:
     rows = []
     for r in records:
         m = r["metrics"]
-        if r["experiment"] == "speed-claim":
-            measured = (f"{m['ratio']:.2f}x [{m['low']:.2f}, {m['high']:.2f}] ({m['variant']} vs {m['baseline']}, "
-                        f"{m['what']})")
-        elif r["experiment"] == "mechanism-claim":
-            measured = m["measured_text"]
-        elif r["experiment"] == "unmeasured-claim":
-            measured = f"not measured here: {m['reason']}"
-        else:
+        if r["experiment"] not in ("speed-claim", "mechanism-claim", "unmeasured-claim"):
             continue
-        rows.append({"seed claim": m["claim_text"], "role": m.get("role", "supporting"), "measured here": measured,
+        rows.append({"seed claim": m["claim_text"], "role": m.get("role", "supporting"), "measured here": headline_text(r),
                      "verdict": current_verdict(r),
                      "where": f"{r['model']} on {r['provenance']['device_name']}, median of {r['repeats']}"})
     return sorted(rows, key=lambda row: row["role"] != "headline")
