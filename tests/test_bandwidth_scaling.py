@@ -39,7 +39,7 @@ def _bound(regime: str, share: float, layers: int = 80) -> DecodeBound:
     ("overhead bound", "overhead bound", "partly"), ("memory bound", "overhead bound", "refuted")])
 def test_the_verdict_needs_both_halves(small, large, expected):
     verdict, text = judge_bandwidth_claim(_bound(small, 0.1), _bound(large, 0.6, layers=72))
-    assert verdict == expected and "72 of its 80 layers" in text
+    assert verdict == expected and text.count("72 of") == 1
 
 
 def test_a_real_query_is_placed_on_the_roofline():

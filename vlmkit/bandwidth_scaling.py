@@ -117,7 +117,8 @@ def judge_bandwidth_claim(small: DecodeBound, large: DecodeBound) -> tuple[str, 
     large_ok = large.bound.regime == "memory bound"
     small_ok = small.bound.regime != "memory bound"
     verdict = "holds" if large_ok and small_ok else "partly" if large_ok or small_ok else "refuted"
-    part = "" if large.layers == large.published_layers else f" ({large.layers} of its {large.published_layers} layers)"
+    part = ("" if large.layers == large.published_layers or f"{large.layers} of {large.published_layers}" in large.model
+            else f" ({large.layers} of its {large.published_layers} layers)")
     text = (f"decode per token: {small.model} {1e3 * small.decode_s_per_token:.1f} ms, {small.bound.bandwidth_share:.0%} "
             f"of the copy bandwidth ({small.bound.regime}); {large.model}{part} {1e3 * large.decode_s_per_token:.1f} ms, "
             f"{large.bound.bandwidth_share:.0%} ({large.bound.regime})")
