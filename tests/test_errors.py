@@ -76,7 +76,7 @@ def test_quantization_without_bitsandbytes(monkeypatch):
 
 def test_flash_attention_falls_back_and_says_so():
     choice = choose_attention(CPU, use_flash_attention=True)
-    assert (choice.requested, choice.used) == ("flash_attention_2", "sdpa")
+    assert (choice.requested, choice.used) == ("flash_attention_2 or flash_attention_4", "sdpa")
     assert "CUDA" in choice.note and "SDPA" in choice.note
     with pytest.raises(errors.BackendUnavailableError, match="required"):
         choose_attention(CPU, use_flash_attention=True, strict=True)
@@ -84,6 +84,25 @@ def test_flash_attention_falls_back_and_says_so():
         choose_attention(CPU, attn_implementation="eager", use_flash_attention=True)
     with pytest.raises(errors.ConfigurationError, match="unknown attention"):
         choose_attention(CPU, attn_implementation="fast")
+
+
+@pytest.mark.parametrize(("fa2", "fa4", "used"), [(True, True, "flash_attention_2"), (False, True, "flash_attention_4"),
+                                                  (False, False, "sdpa")])
+def test_use_flash_attention_prefers_flash_attn_2_then_4_then_sdpa(monkeypatch, fa2, fa4, used):
+    from vlmkit import attention
+
+    for implementation, label, answer in (("flash_attention_2", "flash-attn 2 package", fa2),
+                                          ("flash_attention_4", "flash-attn 4 package", fa4)):
+        def check(answer: bool = answer) -> bool:
+            return answer
+
+        check.__name__ = f"is_{implementation.replace('attention', 'attn')}_available"
+        monkeypatch.setitem(attention.FLASH_ATTN_PACKAGES, implementation, (label, check))
+    cuda = torch.device("cuda")  # a device object only: nothing runs on it
+    choice = choose_attention(cuda, use_flash_attention=True)
+    assert choice.used == used
+    assert ("is_flash_attn_2_available() is False" in choice.note) == (not fa2)  # every skipped package says why
+    assert choose_attention(cuda, attn_implementation="flash_attention_4").used == ("flash_attention_4" if fa4 else "sdpa")
 
 
 def test_flash_attention_note_reaches_the_report(tiny_checkpoint):

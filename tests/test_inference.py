@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from vlmkit.errors import ConfigurationError
 from vlmkit.inference import VLMInference
 
 
@@ -68,14 +69,26 @@ def test_inputs_of_every_kind(fp32_vlm, image, tmp_path):
         assert fp32_vlm.ask(given, "what?", max_new_tokens=1).stats.visual_tokens == 6
 
 
-def test_use_compile_is_recorded_only_and_compiles_nothing(tiny_checkpoint, image):
-    from vlmkit.generation_variants import watch_compiles
+def test_use_compile_gives_a_static_cache_and_reports_what_compiled(tiny_checkpoint, image):
+    plain = VLMInference(model="qwen3-vl-tiny", device="cpu")
+    vlm = VLMInference(model="qwen3-vl-tiny", device="cpu", use_compile=True, static_cache_tokens=128)
+    first, again = (v.ask(image, "what?", max_new_tokens=4, min_new_tokens=4) for v in (plain, vlm))
+    assert again.text == first.text and first.stats.compiled_graphs is None
+    assert again.stats.compiled_graphs == 0  # observed: transformers compiles only on CUDA
+    assert any("compiled nothing" in note and "static cache, uncompiled" in note for note in vlm.report.notes)
+    follow, follow_plain = vlm.follow_up("and?", max_new_tokens=4), plain.follow_up("and?", max_new_tokens=4)
+    assert follow.text == follow_plain.text and follow.stats.tokens_cached == follow_plain.stats.tokens_cached > 0
+    assert vlm.ask(image, "what?", max_new_tokens=4, min_new_tokens=4).stats.tokens_cached == 0  # emptied for a new one
+    with pytest.raises(ConfigurationError, match="static cache holds 128"):
+        vlm.follow_up("and?", max_new_tokens=200)
 
-    vlm = VLMInference(model="qwen3-vl-tiny", device="cpu", use_compile=True)
-    assert vlm.use_compile and any("recorded only, not applied" in note for note in vlm.report.notes)
-    with watch_compiles() as activity:
-        vlm.ask(image, "what?", max_new_tokens=2, min_new_tokens=2)
-    assert activity.graphs == 0 and activity.events == []
+
+def test_use_compile_on_a_model_transformers_will_not_compile(loaded_by_precision, image):
+    nf4 = VLMInference.from_loaded(loaded_by_precision("nf4"), use_compile=True)
+    assert "is_compileable is False" in nf4.report.notes[-1]
+    assert nf4.ask(image, "what?", max_new_tokens=2).stats.compiled_graphs is None  # uncompiled, dynamic cache
+    with pytest.raises(ConfigurationError, match="does not compile NF4"):
+        VLMInference.from_loaded(loaded_by_precision("nf4"), use_compile=True, strict_compile=True)
 
 
 def test_an_uncompiled_generate_is_explained_by_what_transformers_says(loaded_by_precision):

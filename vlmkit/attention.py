@@ -40,7 +40,7 @@ from vlmkit.timing import TimingStats, time_call
 if TYPE_CHECKING:
     from vlmkit.inference import VLMInference
 
-ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2")
+ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flash_attention_4")
 
 #: PyTorch's SDPA backends by the names the book uses.
 SDPA_BACKENDS = {
@@ -87,30 +87,39 @@ def choose_attention(
     use_flash_attention: bool = False,
     strict: bool = False,
 ) -> AttentionChoice:
-    """Resolve the attention implementation, falling back from flash-attn to SDPA unless ``strict``.
+    """Resolve the attention implementation. ``use_flash_attention`` takes the flash-attn 2 package where transformers
+    can use it, else the flash-attn 4 package (Hopper and Blackwell), else falls back to SDPA with a note, or
+    raises with ``strict``; ``attn_implementation`` names one implementation instead (both: it must be a flash one).
 
     Taught in ``notebooks/01_loading_precisions.ipynb``.
     """
-    if use_flash_attention and attn_implementation not in (None, "flash_attention_2"):
+    if use_flash_attention and attn_implementation not in (None, *FLASH_ATTN_PACKAGES):
         raise ConfigurationError(
             f"use_flash_attention=True contradicts attn_implementation={attn_implementation!r}: pass only one"
         )
-    requested = "flash_attention_2" if use_flash_attention else attn_implementation or "sdpa"
-    if requested not in ATTENTION_IMPLEMENTATIONS:
-        raise ConfigurationError(f"unknown attention implementation {requested!r}; choose one of {ATTENTION_IMPLEMENTATIONS}")
-    if requested != "flash_attention_2":
-        return AttentionChoice(requested, requested)
-    reason = flash_attn_unavailable_reason(device)
-    if reason is None:
-        return AttentionChoice(requested, requested)
+    if attn_implementation is not None and attn_implementation not in ATTENTION_IMPLEMENTATIONS:
+        raise ConfigurationError(f"unknown attention implementation {attn_implementation!r}; "
+                                 f"choose one of {ATTENTION_IMPLEMENTATIONS}")
+    if not use_flash_attention and attn_implementation not in FLASH_ATTN_PACKAGES:
+        return AttentionChoice(attn_implementation or "sdpa", attn_implementation or "sdpa")
+    candidates = [attn_implementation] if attn_implementation else list(FLASH_ATTN_PACKAGES)
+    requested = " or ".join(candidates)
+    reasons = {}
+    for implementation in candidates:
+        reason = flash_attn_unavailable_reason(device, implementation)
+        if reason is None:
+            skipped = "; ".join(reasons.values())
+            return AttentionChoice(requested, implementation, f"{implementation} ({skipped})" if skipped else "")
+        reasons[implementation] = reason
+    why = "; ".join(dict.fromkeys(reasons.values()))
     if strict:
-        raise BackendUnavailableError(f"flash_attention_2 was required but {reason}")
+        raise BackendUnavailableError(f"{requested} was required but {why}")
     fallback = (
         "falling back to SDPA, which may pick PyTorch's built-in flash kernel"
         if device.type == "cuda"
         else "falling back to SDPA's CPU kernels"
     )
-    return AttentionChoice(requested, "sdpa", f"{reason}; {fallback}")
+    return AttentionChoice(requested, "sdpa", f"{why}; {fallback}")
 
 
 @dataclass(frozen=True)

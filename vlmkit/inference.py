@@ -12,11 +12,13 @@ Taught in ``notebooks/01_loading_precisions.ipynb``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from transformers import StaticCache
 from transformers.generation.streamers import BaseStreamer
 
 from vlmkit.errors import ConfigurationError, ConversationError
@@ -24,6 +26,10 @@ from vlmkit.images import ImageLike, check_pixel_budget, to_rgb_image
 from vlmkit.loading import LoadedModel, LoadReport, load_model
 from vlmkit.memory import MemoryProbe
 from vlmkit.precision import precision_from_flags
+
+#: Positions of the static KV cache ``use_compile`` gives each conversation: the book's largest query (a 1792 px
+#: image, 3136 visual tokens, and its answer) fits; one shape for every call, so one compilation serves them all.
+STATIC_CACHE_TOKENS = 4096
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class CallStats:
     visual_tokens: int
     peak_memory_bytes: int
     memory_kind: str
+    compiled_graphs: int | None = None  # graphs TorchDynamo compiled during the call (use_compile only)
 
     def as_dict(self) -> dict:
         """A plain dict for records."""
@@ -97,11 +104,15 @@ class VLMInference:
 
     ``load_in_8bit`` is LLM.int8 (threshold 6.0), ``load_in_4bit`` is NF4 with bf16
     compute; ``precision`` names any of ``vlmkit.PRECISIONS`` instead. With
-    ``use_flash_attention`` the flash-attn package is used where it can run, else
-    SDPA with a note in ``report.notes`` (or an error, with ``strict_attention``).
-    ``use_compile`` is recorded only (``self.use_compile`` and a note in ``report.notes``): nothing is
-    compiled, and calls run exactly as with ``use_compile=False``. ``notebooks/05_compile.ipynb`` shows how
-    to compile ``generate`` (a static cache and transformers' own compilation) and measures it.
+    ``use_flash_attention`` the flash-attn 2 package is used where transformers can use it, else the
+    flash-attn 4 package, else SDPA with a note in ``report.notes`` (or an error, with ``strict_attention``);
+    ``report.attention.used`` says which ran.
+    ``use_compile`` gives every conversation a static KV cache of ``static_cache_tokens`` tokens (one shape for
+    every call, so one compilation serves them all) and lets transformers compile the decoding forward where its
+    rules allow (on CUDA); each call's ``stats.compiled_graphs`` says how many graphs TorchDynamo compiled during
+    it, and the first call that compiled is the warm-up (``report.compile_warmup_s``). Models transformers refuses
+    to compile (bitsandbytes' quantizers say ``is_compileable=False``) run uncompiled with a note, or raise
+    with ``strict_compile``. ``notebooks/05_compile.ipynb`` measures what compiling gains.
     Taught in ``notebooks/01_loading_precisions.ipynb``.
     """
 
@@ -118,6 +129,8 @@ class VLMInference:
         attn_implementation: str | None = None,
         strict_attention: bool = False,
         resize_large_images: bool = False,
+        strict_compile: bool = False,
+        static_cache_tokens: int = STATIC_CACHE_TOKENS,
     ):
         prec = precision_from_flags(load_in_8bit, load_in_4bit, precision)
         loaded = load_model(
@@ -128,30 +141,47 @@ class VLMInference:
             use_flash_attention=use_flash_attention,
             strict_attention=strict_attention,
         )
-        self._adopt(loaded, use_compile, resize_large_images)
+        self._adopt(loaded, use_compile, resize_large_images, strict_compile, static_cache_tokens)
 
     @classmethod
-    def from_loaded(cls, loaded: LoadedModel, *, use_compile: bool = False,
-                    resize_large_images: bool = False) -> "VLMInference":
+    def from_loaded(cls, loaded: LoadedModel, *, use_compile: bool = False, resize_large_images: bool = False,
+                    strict_compile: bool = False, static_cache_tokens: int = STATIC_CACHE_TOKENS) -> "VLMInference":
         """Wrap a model that ``load_model`` already loaded (no second load).
 
         Taught in ``notebooks/01_loading_precisions.ipynb``.
         """
         instance = cls.__new__(cls)
-        instance._adopt(loaded, use_compile, resize_large_images)
+        instance._adopt(loaded, use_compile, resize_large_images, strict_compile, static_cache_tokens)
         return instance
 
-    def _adopt(self, loaded: LoadedModel, use_compile: bool, resize_large_images: bool) -> None:
+    def _adopt(self, loaded: LoadedModel, use_compile: bool, resize_large_images: bool, strict_compile: bool,
+               static_cache_tokens: int) -> None:
         self.model = loaded.model
         self.processor = loaded.processor
         self.report: LoadReport = loaded.report
         self.device = self.model.device
         self.use_compile = use_compile
-        if use_compile:
-            self.report.notes.append("use_compile=True is recorded only, not applied: nothing is compiled "
-                                     "(notebooks/05_compile.ipynb shows how to compile generate)")
         self.resize_large_images = resize_large_images
         self._conversation: _Conversation | None = None
+        self._static_cache: StaticCache | None = None
+        self._compile_checked = False
+        if not use_compile:
+            return
+        if static_cache_tokens < 1:
+            raise ConfigurationError(f"static_cache_tokens must be positive, got {static_cache_tokens}")
+        quantizer = getattr(self.model, "hf_quantizer", None)
+        if quantizer is not None and not quantizer.is_compileable:
+            refusal = (f"use_compile=True: transformers does not compile {self.report.precision_label} models "
+                       f"({type(quantizer).__name__}.is_compileable is False)")
+            if strict_compile:
+                raise ConfigurationError(f"{refusal}; load in bf16, or pass strict_compile=False to run uncompiled")
+            self.report.notes.append(f"{refusal}: calls run uncompiled, with the dynamic KV cache")
+            return
+        self._static_cache = StaticCache(config=self.model.config, max_cache_len=static_cache_tokens)
+        self.model.generation_config.disable_compile = False
+        self.report.notes.append(f"use_compile=True: a static KV cache of {static_cache_tokens} tokens per conversation; "
+                                 "transformers compiles the decoding forward where it can (each call's "
+                                 "stats.compiled_graphs says what TorchDynamo compiled)")
 
     @property
     def max_pixels(self) -> int:
@@ -226,6 +256,27 @@ class VLMInference:
         return self._generate(inputs, cache=None, visual_tokens=visual_tokens,
                               max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens)
 
+    def _compile_watch(self) -> contextlib.AbstractContextManager:
+        """TorchDynamo's activity during a call where transformers may compile; nothing to watch otherwise."""
+        from vlmkit.generation_variants import watch_compiles  # it builds on this module
+
+        return watch_compiles() if self._static_cache is not None else contextlib.nullcontext()
+
+    def _note_compilation(self, compiles: object, stats: CallStats) -> None:
+        """After the first call: the warm-up it paid for compiling, or what was observed when nothing compiled."""
+        from vlmkit.generation_variants import why_nothing_compiled
+
+        if self._compile_checked:
+            return
+        self._compile_checked = True
+        reason = why_nothing_compiled(self, compiles)
+        if reason is None:
+            self.report.compile_warmup_s = stats.total_s
+            self.report.notes.append(f"use_compile=True: the first call compiled {compiles.graphs} graph(s) and took "
+                                     f"{stats.total_s:.1f} s (the warm-up)")
+        else:
+            self.report.notes.append(f"use_compile=True: {reason}; calls run with the static cache, uncompiled")
+
     def _next_turn(self, question: str) -> dict:
         """The conversation so far (its exact token ids) plus a new user turn and the assistant prompt."""
         if self._conversation is None:
@@ -280,10 +331,19 @@ class VLMInference:
             raise ConfigurationError(
                 f"need max_new_tokens >= 1 and 0 <= min_new_tokens <= max_new_tokens, got {max_new_tokens}, {min_new_tokens}"
             )
-        cached = cache.get_seq_length() if cache is not None else 0
+        if self._static_cache is not None and cache is None:  # a new conversation starts on the emptied static cache
+            with torch.inference_mode():  # the cache's tensors were made there
+                self._static_cache.reset()
+            cache = self._static_cache
+        cached = int(cache.get_seq_length()) if cache is not None else 0  # int: a static cache counts in place
         prompt_len = inputs["input_ids"].shape[1]
+        if cache is self._static_cache is not None and prompt_len + max_new_tokens > self._static_cache.get_max_length():
+            raise ConfigurationError(
+                f"this call needs {prompt_len + max_new_tokens} cache positions (conversation so far, new turn and "
+                f"{max_new_tokens} new tokens) but the static cache holds {self._static_cache.get_max_length()}: pass a "
+                "larger static_cache_tokens, fewer max_new_tokens, or start a new conversation with ask()")
         clock = _TokenClock()
-        with torch.inference_mode(), MemoryProbe(self.device) as probe:
+        with torch.inference_mode(), MemoryProbe(self.device) as probe, self._compile_watch() as compiles:
             start = time.perf_counter()
             out = self.model.generate(
                 **inputs,
@@ -311,6 +371,9 @@ class VLMInference:
             visual_tokens=visual_tokens,
             peak_memory_bytes=probe.result.peak_bytes,
             memory_kind=probe.result.kind,
+            compiled_graphs=compiles.graphs if compiles is not None else None,
         )
+        if compiles is not None:
+            self._note_compilation(compiles, stats)
         text = self.processor.decode(new_tokens, skip_special_tokens=True)
         return Answer(text=text, stats=stats)

@@ -62,6 +62,7 @@ class LoadReport:
     load_seconds: float
     hf_memory_footprint: int
     notes: list[str] = field(default_factory=list)
+    compile_warmup_s: float | None = None  # the first compiling call's time, with use_compile
 
     def as_dict(self) -> dict:
         """A plain dict for records."""
@@ -79,6 +80,7 @@ class LoadReport:
             "load_seconds": self.load_seconds,
             "hf_memory_footprint": self.hf_memory_footprint,
             "notes": self.notes,
+            "compile_warmup_s": self.compile_warmup_s,
         }
 
 

@@ -190,7 +190,7 @@ def _bandwidth_row(run: _Run) -> Statement:
 
 
 def _recipe_row(run: _Run) -> Statement:
-    """The seed's max-speed recipe: today its parts are measured apart (compile in 05, flash attention in 06)."""
+    """The seed's max-speed recipe: its parts are measured apart (compile in 05, flash attention in 06)."""
     parts = []
     for nb, key in (("05_compile", "torch-compile"), ("06_attention", "flash-attention")):
         heads = [r for r in run.records(nb, "speed-claim")
@@ -198,8 +198,9 @@ def _recipe_row(run: _Run) -> Statement:
         parts += [f"{SEED_SPEED_CLAIMS[key].text.split(' makes')[0].split(' is')[0]}: {r['metrics']['ratio']:.2f}x "
                   f"({r['metrics']['variant']} vs {r['metrics']['baseline']})" for r in heads]
     measured = ("the parts, measured apart: " + "; ".join(parts) if parts else "no part measured in this run")
-    return Statement(RECIPE_TEXT, measured + "; use_compile=True is recorded only, not applied, so the recipe as "
-                     "written compiles nothing", "not measured as one recipe (use_compile is not applied yet)", "05, 06")
+    return Statement(RECIPE_TEXT, measured + "; the recipe as one call (VLMInference's use_compile: a static cache "
+                     "and transformers' compilation) is not measured in this run", "not measured as one recipe",
+                     "05, 06")
 
 
 def _advice_rows(run: _Run) -> list[Statement]:
