@@ -76,7 +76,7 @@ class DecodeLoop:
     @torch.inference_mode()
     def generate(self, inputs: dict[str, torch.Tensor], new_tokens: int) -> LoopResult:
         """Answer the processor's ``inputs`` (one image and question, or a batch of equal length) with
-        ``new_tokens`` greedy tokens..
+        ``new_tokens`` greedy tokens.
         """
         prompt = inputs["input_ids"].shape[1]
         if prompt + new_tokens > self.cache.get_max_length():
