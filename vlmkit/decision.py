@@ -59,7 +59,8 @@ class SeedCardAdvice:
     says: str
 
 
-#: The seed's per-card expectations, as the seed states them (INT4 is bitsandbytes' NF4 in this book).
+#: The seed's per-card expectations (INT4 is bitsandbytes' NF4 in this book). The RTX 3070 and RTX 4060 rows apply the
+#: seed's general sentence "8 GB cards need INT8 or INT4" to the 8 GB cards it names; the others quote a card line.
 SEED_CARD_ADVICE: tuple[SeedCardAdvice, ...] = (
     SeedCardAdvice("RTX 4090", 24, ("bf16",), "don't quantize on large GPUs"),
     SeedCardAdvice("RTX 3080", 10, ("int8",), "BF16 may OOM on a 10 GB card on complex images; "
