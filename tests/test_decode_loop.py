@@ -51,3 +51,21 @@ def test_bad_settings_are_refused(vlm, inputs):
         DecodeLoop(vlm.model, max_tokens=16).generate(inputs, 8)
     with pytest.raises(ConfigurationError, match="compile_mode"):
         DecodeLoop(vlm.model, max_tokens=128, compile_mode="fast")
+
+
+def test_every_rung_of_the_ladder_runs_and_is_placed_on_the_roofline(tiny_checkpoint):
+    from vlmkit.decode_ladder import climb
+    from vlmkit.loading import load_model
+    from vlmkit.roofline import Ceilings, decode_step_work
+
+    loaded = load_model("qwen3-vl-tiny", "bf16", device="cpu")
+    ceilings = Ceilings(bandwidth=1e10, flops=1e11, dtype="bfloat16")
+    rungs = climb(loaded, ceilings, image_size=64, new_tokens=4, repeats=2, compile_backend="eager")
+    assert [r.name for r in rungs] == ["generate, eager, dynamic cache", "generate, use_compile=True",
+                                       "static-cache loop, eager step", "static-cache loop, compiled step"]
+    for r in rungs:
+        assert r.repeats == 2 and r.decode_s_per_token > 0 and r.warmup_s > 0
+        assert r.tokens_per_s == pytest.approx(1 / r.decode_s_per_token)
+        assert r.bandwidth_share == pytest.approx(r.tokens_per_s * decode_step_work(loaded.report.weights)[1] / 1e10)
+    assert rungs[1].note == "0 graph(s) compiled in the first call"  # observed on a CPU, not assumed
+    assert "backend=eager" in rungs[3].note
