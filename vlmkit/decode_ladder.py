@@ -9,7 +9,7 @@ Each rung reports tokens per second, the share of the measured copy bandwidth it
 each token reads / time per token) and its warm-up (the first answer, compilation included). A rung that cannot
 run here says why instead of a number.
 
-To be taught in a decode-ladder notebook (issue 11, not written yet: it needs the GPU).
+Taught in ``notebooks/09_decode_ladder.ipynb``.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def climb(loaded: LoadedModel, ceilings: Ceilings, *, image_size: int, new_token
     """Decode one fixed-length answer about a random ``image_size`` px image on every rung of the ladder.
 
     ``compile_backend`` is TorchInductor for real measurements; ``"eager"`` checks on a CPU that every rung runs
-    (compiled graphs without generated code). To be taught in the decode-ladder notebook (issue 11).
+    (compiled graphs without generated code). Taught in ``notebooks/09_decode_ladder.ipynb``.
     """
     if new_tokens < 2:
         raise ValueError(f"decode time per token needs at least 2 new tokens, got {new_tokens}")

@@ -8,7 +8,7 @@ tensors of fixed shape: embed the last token, run the language model on transfor
 its own write position in place), pick the greedy token on the device. With ``compile_mode="reduce-overhead"`` that
 step is one ``torch.compile(fullgraph=True)`` graph replayed as a CUDA graph; the host waits once, at the end.
 
-To be taught in a decode-ladder notebook (issue 11, not written yet: it needs the GPU); the speed notebooks use
+Taught in ``notebooks/09_decode_ladder.ipynb``; the speed notebooks use
 ``generate``.
 """
 
