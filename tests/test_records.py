@@ -61,3 +61,13 @@ def test_an_unreadable_file_is_kept_aside(tmp_path):
 def test_results_are_plain_json(tmp_path):
     store = make(tmp_path)
     assert json.loads(store.path.read_text())["schema"] == records.SCHEMA_VERSION
+
+
+def test_results_go_to_the_projects_build_folder_from_any_working_directory(monkeypatch, tmp_path):
+    from vlmkit.records import PROJECT_ROOT, default_results_dir
+
+    monkeypatch.delenv("VLMKIT_RESULTS_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)  # e.g. a kernel started in notebooks/
+    assert PROJECT_ROOT is not None and default_results_dir() == PROJECT_ROOT / "build" / "results"
+    monkeypatch.setenv("VLMKIT_RESULTS_DIR", "elsewhere")
+    assert default_results_dir() == tmp_path / "elsewhere"  # the runner's choice wins, made absolute

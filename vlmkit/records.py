@@ -65,9 +65,20 @@ def provenance(device: str | torch.device | None = None) -> dict[str, Any]:
     return info
 
 
+#: The checkout vlmkit is imported from (the folder with ``pyproject.toml``), or None for an installed copy.
+_CHECKOUT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT: Path | None = _CHECKOUT if (_CHECKOUT / "pyproject.toml").exists() else None
+
+
 def default_results_dir() -> Path:
-    """``$VLMKIT_RESULTS_DIR`` (the book runner sets it), else ``build/results`` under the working directory."""
-    return Path(os.environ.get("VLMKIT_RESULTS_DIR", "build/results"))
+    """``$VLMKIT_RESULTS_DIR`` (the book runner sets it), else ``build/results`` of the project checkout, whatever
+    the working directory (a notebook's kernel runs in ``notebooks/``), else of the working directory.
+
+    Taught in ``notebooks/00_environment.ipynb``.
+    """
+    if "VLMKIT_RESULTS_DIR" in os.environ:
+        return Path(os.environ["VLMKIT_RESULTS_DIR"]).resolve()
+    return ((PROJECT_ROOT or Path.cwd()) / "build" / "results").resolve()
 
 
 def atomic_write_json(path: Path, payload: Any) -> None:
