@@ -20,12 +20,10 @@ from vlmkit.errors import ConfigurationError
 from vlmkit.memory import GIB
 from vlmkit.planner import REFERENCE_LOAD_RESULTS, MemoryPlan, plan_memory, reference_cuda_context_bytes
 from vlmkit.precision import get_precision
-from vlmkit.records import latest_run, load_records
+from vlmkit.records import CHECKOUT, latest_run, load_records
 from vlmkit.registry import ArchitectureSpec
 from vlmkit.speed import book_query
 
-#: The repository root: relative ``records_dir`` paths that do not exist from the working directory are read here.
-REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The precisions both trees choose from, highest precision first (the order "quality" prefers).
 CANDIDATES: tuple[str, ...] = ("bf16", "int8", "nf4")
 PRIORITIES: tuple[str, ...] = ("speed", "memory", "quality")
@@ -158,12 +156,12 @@ def _resolve_records_dir(records_dir: str | Path) -> Path:
     path = Path(records_dir)
     if path.is_absolute() or path.exists():
         return path
-    return REPO_ROOT / path
+    return CHECKOUT / path  # a relative path that does not exist from the working directory
 
 
 def _display(path: Path) -> str:
     try:
-        return str(path.resolve().relative_to(REPO_ROOT))
+        return str(path.resolve().relative_to(CHECKOUT))
     except ValueError:
         return str(path)
 

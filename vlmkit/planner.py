@@ -52,13 +52,13 @@ from vlmkit.images import visual_tokens
 from vlmkit.memory import GIB, card_need_bytes
 from vlmkit.precision import Precision, get_precision
 from vlmkit.processor import build_processor
-from vlmkit.records import load_records
+from vlmkit.records import CHECKOUT, load_records
 from vlmkit.registry import QWEN_SPECIAL_TOKENS, REGISTRY, ArchitectureSpec
 
 #: The question notebook 01 asks after each load; the plan counts its tokens with the model's processor.
 DEFAULT_QUESTION = "What is in this image?"
 #: The H200 reference run of notebook 01, whose ``cuda-context`` record gives the default CUDA reserve.
-REFERENCE_LOAD_RESULTS = (Path(__file__).resolve().parents[1] / "reference" / "nvidia-h200" / "results"
+REFERENCE_LOAD_RESULTS = (CHECKOUT / "reference" / "nvidia-h200" / "results"
                           / "01_loading_precisions.json")
 #: bitsandbytes' double quantization compresses the 4-bit absmax in blocks of 256 (``quantize_4bit`` calls
 #: ``quantize_blockwise(absmax, blocksize=256)``; the CPU tests check the resulting bytes against loaded models).
@@ -560,7 +560,7 @@ def compare_with_records(records: list[dict], *, model_root: str | Path | None =
     are resolved against ``model_root`` (default: the ``notebooks`` folder the runs started in).
     Taught in ``notebooks/08_decision.ipynb``.
     """
-    root = Path(model_root) if model_root is not None else Path(__file__).resolve().parents[1] / "notebooks"
+    root = Path(model_root) if model_root is not None else CHECKOUT / "notebooks"
     rows = []
     for r in records:
         model = r["model"] if r["model"] in REGISTRY else str((root / r["model"]).resolve())

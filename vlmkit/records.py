@@ -65,9 +65,10 @@ def provenance(device: str | torch.device | None = None) -> dict[str, Any]:
     return info
 
 
-#: The checkout vlmkit is imported from (the folder with ``pyproject.toml``), or None for an installed copy.
-_CHECKOUT = Path(__file__).resolve().parents[1]
-PROJECT_ROOT: Path | None = _CHECKOUT if (_CHECKOUT / "pyproject.toml").exists() else None
+#: :data:`CHECKOUT` where it is a project checkout (it has ``pyproject.toml``), or None for an installed copy.
+#: The folder holding the vlmkit package: the project checkout when vlmkit runs from one (reference runs live there).
+CHECKOUT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT: Path | None = CHECKOUT if (CHECKOUT / "pyproject.toml").exists() else None
 
 
 def default_results_dir() -> Path:

@@ -79,10 +79,6 @@ class _Run:
                          notebook[:2])
 
 
-def _pct(x: float) -> str:
-    return f"{x:.0%}"
-
-
 def _table_rows(run: _Run) -> list[Statement]:
     """The seed's three-row table (VRAM, speed, quality), one row per precision."""
     memory = {r["precision"]: r["metrics"] for r in run.records("01_loading_precisions", "memory-claim")}
