@@ -3,11 +3,14 @@
 #   FRESH=1 bash .ci/gpu-reference.sh 00 01 02     # first part: a new run id
 #   bash .ci/gpu-reference.sh 03 04                # later parts: the same run (build/ stays on the warm host)
 #   RESUME=reference/nvidia-h200/run.json bash .ci/gpu-reference.sh 05   # continue from a committed part instead
-# Installs the carried wheelhouse (.wheelhouse/, built by ../shared/device/build-wheelhouse.sh), runs the book on
+# Installs the carried wheelhouse (.wheelhouse/, built by ../shared/device/build-wheelhouse.sh) unless
+# .ci/gpu-stage.sh already unpacked the larger site bundle (with flash-attn-4) into /tmp/site, runs the book on
 # CUDA into build/<device>/ (executed notebooks, results JSON, run.json) and packs that folder with the log into
 # $OUT/reference-part.tar.gz, which is unpacked into reference/ here.
 set -uo pipefail
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .wheelhouse/*.whl || exit 1
+if [ ! -f /tmp/site/.complete ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .wheelhouse/*.whl || exit 1
+fi
 export PYTHONPATH=/tmp/site:$PWD PATH=/tmp/site/bin:$PATH PYTHONUNBUFFERED=1
 export VLMKIT_CACHE=${VLMKIT_CACHE:-/tmp/vlmkit-cache}
 out=${OUT:-/tmp/out}

@@ -13,7 +13,7 @@ from vlmkit.records import load_records
 
 def test_every_notebook_is_a_clean_source_with_one_parameters_cell():
     notebooks = book_notebooks()
-    assert [p.name[:2] for p in notebooks] == ["00", "01", "02", "03", "04", "05", "06", "07", "08", "09"]
+    assert [p.name[:2] for p in notebooks] == ["00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10"]
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]

@@ -3,6 +3,12 @@
 Each public helper's docstring names the notebook that teaches it.
 """
 
+import logging
+
+# torchao (installed for notebook 10, and imported by transformers wherever it is installed) registers two Enum
+# types with torch.compile, which logs a deprecation warning for each: noise in every notebook's first output.
+logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
+
 from vlmkit.checkpoint import validate_checkpoint, write_checkpoint
 from vlmkit.decision import Recommendation, decide, seed_tree
 from vlmkit.device import resolve_device

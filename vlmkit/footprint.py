@@ -5,6 +5,9 @@ differs from it in three ways this module makes visible: some tensors are never
 quantized (token embeddings, ``lm_head``, norms, biases, the patch-embedding
 convolution), quantization adds constants (per-row scales for INT8, per-block
 absmax and codebooks for 4-bit), and the vision tower is part of the model.
+Weights that torchao swapped for tensor subclasses (notebook 10) count their
+inner tensors: the packed data as quantized weights, scales and zero points as
+constants.
 
 Taught in ``notebooks/01_loading_precisions.ipynb``.
 """
@@ -118,6 +121,11 @@ def measure_footprint(model: nn.Module) -> Footprint:
         bytes_by[component][kind] += tensor.numel() * tensor.element_size()
         return True
 
+    def add_subclass(component: str, tensor: torch.Tensor) -> None:
+        names, _ = tensor.__tensor_flatten__()
+        for name in names:
+            add(component, "quantized weights" if name == names[0] else "quantization constants", getattr(tensor, name))
+
     for module_name, module in model.named_modules():
         kind_name = type(module).__name__
         if kind_name in QUANTIZED_LINEAR_TYPES:
@@ -128,6 +136,11 @@ def measure_footprint(model: nn.Module) -> Footprint:
         tensors += [(n, t, False) for n, t in module.named_buffers(recurse=False)]
         for name, tensor, is_param in tensors:
             component = component_of(f"{module_name}.{name}")
+            if hasattr(tensor, "__tensor_flatten__"):  # a torchao tensor subclass: its own inner tensors
+                layers[type(tensor).__name__] += 1
+                add_subclass(component, tensor)
+                params_by[component] += tensor.numel() if is_param else 0
+                continue
             quantized = kind_name in QUANTIZED_LINEAR_TYPES and name == "weight"
             if add(component, "quantized weights" if quantized else "unquantized tensors", tensor) and is_param:
                 params_by[component] += _logical_numel(module, name, tensor)

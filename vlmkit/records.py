@@ -27,7 +27,8 @@ import torch
 from vlmkit.device import device_name, resolve_device, total_memory_bytes
 
 SCHEMA_VERSION = 1
-TRACKED_PACKAGES = ("torch", "transformers", "bitsandbytes", "accelerate", "vlmkit", "flash-attn")
+TRACKED_PACKAGES = ("torch", "transformers", "bitsandbytes", "accelerate", "vlmkit", "flash-attn", "flash-attn-4",
+                    "torchao")
 
 
 def package_versions() -> dict[str, str | None]:
