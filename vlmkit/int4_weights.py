@@ -49,7 +49,11 @@ def _quantize_linears(module: nn.Module, device: torch.device) -> None:
         from torchao.quantization import Int4WeightOnlyConfig, IntxWeightOnlyConfig, PerGroup, quantize_
     except ImportError as exc:
         raise BackendUnavailableError(f"INT4 weight-only layers need torchao ({exc}): pip install torchao") from exc
-    config = (Int4WeightOnlyConfig(group_size=INT4_GROUP_SIZE, int4_packing_format="tile_packed_to_4d")
+    # set_inductor_config=False: torchao would otherwise switch on TorchInductor's coordinate-descent tuning for the
+    # whole process, which made the 8B step's compilation take minutes on the H200 and would compile BF16 and INT4
+    # under different settings
+    config = (Int4WeightOnlyConfig(group_size=INT4_GROUP_SIZE, int4_packing_format="tile_packed_to_4d",
+                                   set_inductor_config=False)
               if device.type == "cuda" else
               IntxWeightOnlyConfig(weight_dtype=torch.int4, granularity=PerGroup(INT4_GROUP_SIZE)))
     quantize_(module, config, filter_fn=lambda m, _: isinstance(m, nn.Linear))

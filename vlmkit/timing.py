@@ -144,6 +144,27 @@ def time_kernel(fn: Callable[[], object], device: torch.device, *, warmup_ms: fl
                        f"torch.utils.benchmark, {threads} thread{'s' * (threads > 1)}, mean per call of a block")
 
 
+def time_graphed_kernel(fn: Callable[[], object], device: torch.device, **kwargs: float) -> TimingStats:
+    """:func:`time_kernel` of ``fn`` captured once in a CUDA graph and replayed: the kernels' time without the host's
+    launch and dispatch work, which for a layer whose weight is a Python tensor subclass (torchao's) can take longer
+    than its kernel. ``fn`` runs twice before the capture (lazy set-up, kernel selection). On a CPU, where there are
+    no graphs, it is :func:`time_kernel` of ``fn``. Taught in ``notebooks/10_int4_decode.ipynb``.
+    """
+    if device.type != "cuda":
+        return time_kernel(fn, device, **kwargs)
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        fn()
+        fn()
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fn()
+    stats = time_kernel(graph.replay, device, **kwargs)
+    return TimingStats(stats.samples, stats.warmup + 2, f"{stats.clock}, replayed from a CUDA graph")
+
+
 def time_interleaved(variants: dict[str, Callable[[], object]], device: torch.device, *, warmup: int = 1,
                      repeats: int = 5) -> dict[str, TimingStats]:
     """Time several variants in alternating rounds (A B, B A, A B, ...): drift on a shared machine, and whatever
