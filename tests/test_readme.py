@@ -25,7 +25,7 @@ def test_readme_quotes_the_committed_models_accuracy():
 def test_reference_run_is_a_real_gpu_run_of_every_precision():
     manifest = json.loads((REFERENCE / "run.json").read_text())
     assert manifest["device"]["device"] == "cuda" and manifest["device"]["device_name"] == "NVIDIA H200"
-    assert [(e["notebook"][:2], e["status"]) for e in manifest["notebooks"]] == [(f"{i:02d}", "ok") for i in range(9)]
+    assert [(e["notebook"][:2], e["status"]) for e in manifest["notebooks"]] == [(f"{i:02d}", "ok") for i in range(11)]
     recs = json.loads((REFERENCE / "results" / "01_loading_precisions.json").read_text())["records"]
     loads = {r["precision"]: r for r in recs if r["experiment"] == "load" and r["run_id"] == manifest["run_id"]}
     assert set(loads) >= {"fp32", "bf16", "int8", "nf4", "nf4-dq"}  # FP16, INT8-t0, FP4 store the same bytes

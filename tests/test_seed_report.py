@@ -52,3 +52,68 @@ def test_ten_to_forty_percent_slower_is_judged_from_the_headline_ratios(tmp_path
     row = next(r for r in seed_statements(tmp_path) if r.statement == SLOWER_CLAIM[0])
     assert row.verdict == expected
     assert ("faster" in row.measured) == any(r > 1 for r in ratios.values())
+
+
+def _write(path: Path, notebook: str, entries: list[tuple[str, str, dict]]) -> None:
+    records = [{"schema": 1, "notebook": notebook, "experiment": experiment, "run_id": "r", "model": "m",
+                "precision": precision, "shapes": {"image": [448, 448], "new_tokens": 32}, "repeats": 3,
+                "provenance": {"device_name": "x", "timestamp": "2026-12-01T00:00:00+00:00",
+                               "versions": {"torch": "2", "transformers": "5", "bitsandbytes": "0"}},
+                "metrics": metrics} for experiment, precision, metrics in entries]
+    path.write_text(json.dumps({"schema": 1, "records": records}))
+
+
+def _rung(name: str, query_s: float | None, tokens_per_s: float | None, note: str = "") -> dict:
+    return {"name": name, "query_s": query_s, "tokens_per_s": tokens_per_s, "note": note}
+
+
+@pytest.mark.parametrize(("recipe_query_s", "expected"), [(2.0, "refuted: slower than the defaults"),
+                                                          (0.5, "holds: faster than the defaults"),
+                                                          (1.01, "no measurable gain over the defaults")])
+def test_the_recipe_is_judged_as_one_call_per_query(tmp_path, recipe_query_s, expected):
+    recipe = "the seed's recipe: generate, use_compile + use_flash_attention"
+    _write(tmp_path / "09_decode_ladder.json", "09_decode_ladder", [
+        ("decode-rung", "bf16", _rung("generate, eager, dynamic cache", 1.0, 30.0)),
+        ("decode-rung", "bf16", _rung(recipe, recipe_query_s, 20.0, "attention: flash_attention_4; 42 graph(s)")),
+        ("recipe-precision", "nf4", {**_rung("nf4: default", 2.0, 10.0), "variant": "default"}),
+        ("recipe-precision", "nf4", {**_rung("nf4: the seed's recipe", 2.5, 8.0), "variant": "the seed's recipe"})])
+    row = next(r for r in seed_statements(tmp_path) if r.statement.startswith("max speed"))
+    assert row.verdict == expected and "09" in row.notebook
+    assert f"{1 / recipe_query_s:.2f}x the seed's defaults per query" in row.measured
+    assert "0.67x per decoded token" in row.measured and "NF4: 0.80x per query" in row.measured
+    assert "42 graph(s)" in row.measured  # what ran is said, not assumed
+
+
+def test_a_failed_recipe_gives_its_error_and_no_verdict(tmp_path):
+    _write(tmp_path / "09_decode_ladder.json", "09_decode_ladder", [
+        ("decode-rung", "bf16", _rung("generate, eager, dynamic cache", 1.0, 30.0)),
+        ("decode-rung", "bf16", _rung("the seed's recipe: generate, use_compile + use_flash_attention", None, None,
+                                      "failed: RuntimeError: no kernel"))])
+    row = next(r for r in seed_statements(tmp_path) if r.statement.startswith("max speed"))
+    assert row.verdict == "not measured as one recipe" and "failed: RuntimeError: no kernel" in row.measured
+
+
+@pytest.mark.parametrize(("device_type", "speedup", "expected"), [
+    ("cuda", 1.28, "refuted in the compiled loop: INT4 faster"), ("cuda", 0.7, "holds in the compiled loop"),
+    ("cpu", 3.0, "not measured here")])
+def test_int4_on_the_compiled_loop_is_a_supporting_row_and_a_cpu_run_judges_nothing(tmp_path, device_type, speedup,
+                                                                                    expected):
+    _write(tmp_path / "10_int4_decode.json", "10_int4_decode", [
+        ("int4-verdict", "int4", {"speedup_vs_bf16": speedup, "text": f"INT4 runs at {speedup}x", "device_type": device_type})])
+    row = next(r for r in seed_statements(tmp_path) if "once decode's per-token overhead" in r.statement)
+    assert row.verdict == expected and row.notebook == "10"
+    assert ("supporting" in row.measured) == (device_type == "cuda")
+
+
+def test_the_decode_table_has_a_row_per_rung_and_marks_a_failed_one(tmp_path):
+    from vlmkit.report import decode_table
+
+    h200 = decode_table(ROOT / "reference" / "nvidia-h200")
+    rungs = [line for line in h200.splitlines() if line.startswith("| 09 ") or line.startswith("| 10 ")]
+    assert len(rungs) == 11 and "INT4 (torchao), compiled step" in h200
+    run = tmp_path / "run"
+    (run / "results").mkdir(parents=True)
+    failed = {**_rung("the seed's recipe: x", None, None, "failed: E"), "bandwidth_share": None, "warmup_s": None,
+              "cached_warmup_s": None}
+    _write(run / "results" / "09_decode_ladder.json", "09_decode_ladder", [("decode-rung", "bf16", failed)])
+    assert "| 09 | the seed's recipe: x (failed: see the notebook) | – | – | – | – | – |" in decode_table(run)

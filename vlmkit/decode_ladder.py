@@ -87,7 +87,9 @@ def generate_rung(name: str, vlm: VLMInference, ceilings: Ceilings, *, image_siz
     calls = [vlm.ask(image, LADDER_QUESTION, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
              for _ in range(repeats + 1)]
     attention = vlm.report.attention
-    notes = [f"attention: {attention.used}" + (f" ({attention.note})" if attention.note else "")]
+    said = attention.note if attention.note.startswith(attention.used) else (
+        f"{attention.used} ({attention.note})" if attention.note else attention.used)
+    notes = [f"attention: {said}"]
     if calls[0].stats.compiled_graphs is not None:
         notes.append(f"{calls[0].stats.compiled_graphs} graph(s) compiled in the first call")
     notes += [n for n in vlm.report.notes if n.startswith("use_compile=True: transformers does not compile")]

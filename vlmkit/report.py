@@ -281,6 +281,41 @@ def card_table(run_dir: str | Path) -> str:
     return "\n".join(lines)
 
 
+def decode_table(run_dir: str | Path) -> str:
+    """Markdown table of every decode rung of notebooks 09 (BF16 ladder, the recipe per precision) and 10 (INT4):
+    tokens per second, share of the copy bandwidth, whole query, warm-up cold and with TorchInductor's caches.
+
+    Taught in ``notebooks/09_decode_ladder.ipynb`` and ``notebooks/10_int4_decode.ipynb``.
+    """
+    results = Path(run_dir) / "results"
+    rows = [("09", r) for r in latest_run(load_records(results / "09_decode_ladder.json"))
+            if r["experiment"] in ("decode-rung", "recipe-precision")]
+    if (results / "10_int4_decode.json").exists():
+        rows += [("10", r) for r in latest_run(load_records(results / "10_int4_decode.json"))
+                 if r["experiment"] == "int4-rung"]
+    if not rows:
+        raise ValueError(f"no decode-rung records under {run_dir}")
+    first = rows[0][1]
+
+    def number(value: float | None, form: str) -> str:
+        return "–" if value is None else format(value, form)
+
+    lines = [f"`{first['model']}` on {provenance_line(first['provenance'])}; {first['shapes']['image'][0]} px image, "
+             f"{first['shapes']['new_tokens']}-token answers; median of {first['repeats']} answers after a warm-up; "
+             f"copy bandwidth measured in the same run.", "",
+             "| notebook | rung | tokens/s | share of copy bandwidth | whole query (ms) | warm-up (s) | "
+             "warm-up, caches warm (s) |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for nb, r in rows:
+        m = r["metrics"]
+        name = m["name"] if r["experiment"] != "recipe-precision" else m["name"].replace(": ", " · ", 1)
+        failed = " (failed: see the notebook)" if m["tokens_per_s"] is None else ""
+        query_ms = None if m["query_s"] is None else m["query_s"] * 1e3
+        lines.append(f"| {nb} | {name}{failed} | {number(m['tokens_per_s'], ',.1f')} | "
+                     f"{number(m['bandwidth_share'], '.0%')} | {number(query_ms, ',.0f')} | "
+                     f"{number(m['warmup_s'], '.1f')} | {number(m['cached_warmup_s'], '.1f')} |")
+    return "\n".join(lines)
+
+
 #: The README's generated blocks: marker name -> (table function, reference run folder).
 README_BLOCKS: dict[str, tuple[Callable[[Path], str], str]] = {
     "reference-runs": (run_table, "reference"),
@@ -290,6 +325,7 @@ README_BLOCKS: dict[str, tuple[Callable[[Path], str], str]] = {
     "h200-quality-table": (quality_table, "reference/nvidia-h200"),
     "h200-speed-summary": (speed_claim_summary, "reference/nvidia-h200"),
     "h200-phase-table": (phase_table, "reference/nvidia-h200"),
+    "h200-decode-table": (decode_table, "reference/nvidia-h200"),
     "h200-speed-verdicts": (speed_verdict_table, "reference/nvidia-h200"),
     "cpu-speed-summary": (speed_claim_summary, "reference/cpu-x86_64"),
     "cpu-speed-verdicts": (speed_verdict_table, "reference/cpu-x86_64"),
