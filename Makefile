@@ -1,11 +1,12 @@
 # vlmkit: two commands on a fresh machine (see README.md).
 #   make book   installs the environment (once) and runs the whole book on this machine's device
 #   make test   installs the environment (once) and runs the tests (what CI runs)
+#   make site   installs the environment (once) and renders the committed reference runs -> build/site/index.html
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: book test
+.PHONY: book test site
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,3 +20,6 @@ book: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+site: $(VENV)/.installed
+	$(PY) -m vlmkit.site
