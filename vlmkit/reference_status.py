@@ -112,6 +112,11 @@ def clear_current_marks(run_dir: Path) -> list[str]:
     return cleared
 
 
+def run_time_text(seconds: float) -> str:
+    """A measured run time as the tables show it: whole seconds below a minute, minutes with one decimal above."""
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
 def run_table(reference_root: Path, link_prefix: str = "notebooks/") -> str:
     """Markdown table: each notebook's measured run time (from ``run.json``) and status, per reference run
     (every folder under ``reference_root`` with a ``run.json``). ``link_prefix`` leads from where the table
@@ -137,9 +142,8 @@ def run_table(reference_root: Path, link_prefix: str = "notebooks/") -> str:
             if entry is None:
                 cells.append("not run")
                 continue
-            time_text = f"{entry['seconds'] / 60:.1f} min" if entry["seconds"] >= 60 else f"{entry['seconds']:.0f} s"
             state = status[name].describe() if name in status else "no executed notebook kept"
-            cells.append(f"{entry['status']}, {time_text}, {state}")
+            cells.append(f"{entry['status']}, {run_time_text(entry['seconds'])}, {state}")
         lines.append(f"| [{name[:-6]}]({link_prefix}{name}) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
