@@ -34,7 +34,6 @@ from vlmkit.book import book_notebooks
 ROOT = Path(__file__).resolve().parent.parent
 EXERCISES = ROOT / "exercises"
 STEMS = [p.stem for p in book_notebooks()]
-CHECK_TAG = "exercise-check"
 #: Run before each notebook of a joined run: what ``%reset -f`` does to the user's names, without its garbage
 #: collection (a second each time once torch is loaded). Nothing a notebook defines survives into the next.
 FORGET = """\
@@ -53,7 +52,7 @@ def _parameters(nb: nbformat.NotebookNode) -> list[str]:
 
 
 def _checks(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    return [c for c in nb.cells if CHECK_TAG in c.metadata.get("tags", [])]
+    return [c for c in nb.cells if exercises.CHECK_TAG in c.metadata.get("tags", [])]
 
 
 def _spoiled(value: Any) -> Any:
@@ -177,7 +176,7 @@ def test_solutions_pass_every_check(stem, runs):
 @pytest.mark.parametrize("stem", STEMS)
 def test_a_wrong_answer_fails_its_check_with_a_hint(stem, runs):
     target, cell, error = runs["spoiled"][stem]
-    assert CHECK_TAG in cell.metadata.get("tags", []) and target in cell.source, (target, cell.source)
+    assert exercises.CHECK_TAG in cell.metadata.get("tags", []) and target in cell.source, (target, cell.source)
     assert error.ename == "AssertionError" and target in error.evalue and "Hint:" in error.evalue
 
 

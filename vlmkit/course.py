@@ -51,6 +51,7 @@ def course_table(root: Path = CHECKOUT) -> str:
     Links are relative to ``docs/``. Taught in ``notebooks/00_environment.ipynb``.
     """
     notebooks = book_notebooks(root / "notebooks")
+    needs = {nb: notebook_needs(nb) for nb in notebooks}
     runs = {}
     for path_name, run in PATHS.items():
         manifest = json.loads((root / "reference" / run / "run.json").read_text())
@@ -58,11 +59,9 @@ def course_table(root: Path = CHECKOUT) -> str:
     header = "| # | lesson | " + " | ".join(f"{p}: {name} (`{PATHS[p]}`)" for p, (name, _) in runs.items())
     lines = [header + " | exercises |", "| --- | --- |" + " --- |" * len(runs) + " --- |"]
     for nb in notebooks:
-        title = notebook_needs(nb)["title"]
-        exercises = root / "exercises" / nb.name
-        count = _exercise_count(exercises)
+        count = _exercise_count(root / "exercises" / nb.name)
         times = " | ".join(_time_cell(entries.get(nb.name)) for _, entries in runs.values())
-        lines.append(f"| {nb.name[:2]} | [{title}](../notebooks/{nb.name}) | {times} | "
+        lines.append(f"| {nb.name[:2]} | [{needs[nb]['title']}](../notebooks/{nb.name}) | {times} | "
                      f"[{count} exercise{'s' if count > 1 else ''}](../exercises/{nb.name}) |")
     totals = []
     for _, entries in runs.values():
@@ -70,9 +69,9 @@ def course_table(root: Path = CHECKOUT) -> str:
         total = run_time_text(sum(e["seconds"] for e in ran))
         totals.append(total if len(ran) == len(notebooks) else f"{total} ({len(ran)} of {len(notebooks)} notebooks)")
     lines.append("| | **the whole path** | " + " | ".join(totals) + " | |")
-    lines += ["", "What a CPU run leaves to the GPU (each notebook's own statement, `metadata.vlmkit.gpu_only_cells`):", ""]
-    lines += [f"- {nb.name[:2]} · {notebook_needs(nb)['title']}: {notebook_needs(nb)['gpu_only_cells']}"
-              for nb in notebooks]
+    lines += ["", "What a CPU run leaves to the GPU (each notebook's own statement, "
+              "`metadata.vlmkit.gpu_only_cells`):", ""]
+    lines += [f"- {nb.name[:2]} · {needs[nb]['title']}: {needs[nb]['gpu_only_cells']}" for nb in notebooks]
     return "\n".join(lines)
 
 

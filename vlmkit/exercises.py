@@ -23,6 +23,8 @@ from vlmkit.records import CHECKOUT, latest_run, load_records
 
 #: What a check prints for an answer still at ``None``.
 NOT_ANSWERED = "not answered yet"
+#: The tag of an exercise notebook's check cells: one per exercise.
+CHECK_TAG = "exercise-check"
 #: The committed reference runs the exercises read.
 REFERENCE = CHECKOUT / "reference"
 H200_RUN, CPU_RUN = "nvidia-h200", "cpu-x86_64"
