@@ -17,9 +17,22 @@ from functools import lru_cache
 from typing import Any
 
 import torch
+import torch.nn.functional as F
+from transformers import Qwen3VLForConditionalGeneration
 
+from vlmkit.attention import SDPA_BACKENDS
+from vlmkit.claims import SEED_QUALITY_CLAIMS, SEED_SPEED_CLAIMS, verdict
+from vlmkit.decision import CANDIDATES, decide, seed_tree
+from vlmkit.footprint import Footprint, measure_footprint
 from vlmkit.memory import GIB
+from vlmkit.planner import plan_memory
+from vlmkit.precision import get_precision
+from vlmkit.profiling import operator_events
+from vlmkit.quality import mcnemar_exact
 from vlmkit.records import CHECKOUT, latest_run, load_records
+from vlmkit.registry import get_spec
+from vlmkit.roofline import Ceilings, classify_phase, decode_step_work, weight_bytes
+from vlmkit.speed import speed_verdict, speedup_of_medians
 
 #: What a check prints for an answer still at ``None``.
 NOT_ANSWERED = "not answered yet"
@@ -68,22 +81,15 @@ def run_manifest(run: str = H200_RUN) -> dict[str, Any]:
     return json.loads((REFERENCE / run / "run.json").read_text())
 
 
-def h200_ceilings() -> Any:
+def h200_ceilings() -> Ceilings:
     """The H200's copy bandwidth and BF16 matmul ceiling as notebook 03 measured them (``ceilings`` record)."""
-    from vlmkit.roofline import Ceilings
-
     m = reference_records("03_dequantization", "ceilings")[0]["metrics"]
     return Ceilings(bandwidth=m["bandwidth_bytes_per_s"], flops=m["flops_per_s"], dtype="bfloat16")
 
 
 @lru_cache(maxsize=4)
-def meta_footprint(model: str) -> Any:
+def meta_footprint(model: str) -> Footprint:
     """:func:`vlmkit.footprint.measure_footprint` of a registry model built on the meta device (BF16, no memory)."""
-    from transformers import Qwen3VLForConditionalGeneration
-
-    from vlmkit.footprint import measure_footprint
-    from vlmkit.registry import get_spec
-
     with torch.device("meta"):
         built = Qwen3VLForConditionalGeneration(get_spec(model).config()).to(torch.bfloat16)
     return measure_footprint(built)
@@ -167,8 +173,6 @@ def check_sdpa_backends(missing_on_cpu: Collection[str] | None) -> None:
 
     Taught in ``notebooks/00_environment.ipynb``.
     """
-    from vlmkit.attention import SDPA_BACKENDS
-
     def working(run: str) -> set[str]:
         backends = reference_records("00_environment", "capabilities", run)[0]["metrics"]["sdpa_backends"]
         return {name for name, state in backends.items() if state == "works"}
@@ -200,8 +204,6 @@ def check_nf4_footprint(gib: float | None) -> None:
 
     Taught in ``notebooks/01_loading_precisions.ipynb`` (the planner: ``notebooks/08_decision.ipynb``).
     """
-    from vlmkit.planner import plan_memory
-
     plan = plan_memory("qwen3-vl-4b", "nf4", image_size=448, device="cpu")
     _number("NF4_FOOTPRINT_GIB", gib, plan.weights_bytes / GIB, rel_tol=0.01,
             what="vlmkit.plan_memory('qwen3-vl-4b', 'nf4').weights_bytes in GiB",
@@ -215,9 +217,6 @@ def check_double_quant_saving(bits_per_weight: float | None) -> None:
 
     Taught in ``notebooks/01_loading_precisions.ipynb``.
     """
-    from vlmkit.precision import get_precision
-    from vlmkit.roofline import weight_bytes
-
     k, n = 4096, 12288  # a large layer: the per-layer rounding of block counts vanishes
     saved = weight_bytes(get_precision("nf4"), k, n) - weight_bytes(get_precision("nf4-dq"), k, n)
     _number("DQ_SAVING_BITS_PER_WEIGHT", bits_per_weight, 8 * saved / (k * n), rel_tol=0.02,
@@ -231,8 +230,6 @@ def check_forum_claim(outcome: str | None) -> None:
 
     Taught in ``notebooks/01_loading_precisions.ipynb``.
     """
-    from vlmkit.claims import verdict
-
     load = _only(reference_records("01_loading_precisions", "load"), "load", precision="nf4-dq")
     measured = load["metrics"]["load"]["memory"]["retained_bytes"] / GIB
     expected = verdict(measured, FORUM_NF4_DQ_CLAIM_GIB, tolerance=0.10).outcome
@@ -265,9 +262,6 @@ def check_paired_verdict(p_value: float | None, outcome: str | None) -> None:
 
     Taught in ``notebooks/02_quality.ipynb``.
     """
-    from vlmkit.claims import SEED_QUALITY_CLAIMS, verdict
-    from vlmkit.quality import mcnemar_exact
-
     m = _nf4_paired()
     _number("NF4_MCNEMAR_P", p_value, mcnemar_exact(m["only_reference_right"], m["only_other_right"]), rel_tol=0.01,
             what="vlmkit.quality.mcnemar_exact of the two disagreement counts",
@@ -287,8 +281,6 @@ def check_decode_bytes(gib_per_token: float | None, tokens_per_s_limit: float | 
 
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
-    from vlmkit.roofline import decode_step_work
-
     _, per_token = decode_step_work(meta_footprint("qwen3-vl-8b"))
     _number("BF16_DECODE_GIB_PER_TOKEN", gib_per_token, per_token / GIB, rel_tol=0.01,
             what="vlmkit.roofline.decode_step_work on the 8B's footprint, in GiB",
@@ -304,8 +296,6 @@ def check_roofline(ridge: float | None, regime: str | None) -> None:
 
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
-    from vlmkit.roofline import classify_phase, decode_step_work
-
     ceilings = h200_ceilings()
     _number("H200_RIDGE_FLOP_PER_BYTE", ridge, ceilings.ridge_intensity, rel_tol=0.01,
             what="the measured matmul ceiling over the measured copy bandwidth",
@@ -322,8 +312,6 @@ def check_roofline(ridge: float | None, regime: str | None) -> None:
 # --- 04 · KV cache ------------------------------------------------------------------------------------------------
 def kv_bytes_per_token(model: str = "qwen3-vl-8b") -> int:
     """What the planner's BF16 KV cache grows by for one more answer token (``new_tokens`` 2 against 1)."""
-    from vlmkit.planner import plan_memory
-
     one, two = (plan_memory(model, "bf16", image_size=448, new_tokens=n, device="cpu").kv_cache_bytes for n in (1, 2))
     return two - one
 
@@ -346,8 +334,10 @@ def check_cached_tokens(tokens: int | None) -> None:
     """
     cell = [r for r in reference_records("04_kv_cache", "speed-claim") if r["shapes"]["image"] == [224, 224]][0]
     cache_bytes, per_token = cell["metrics"]["cache_bytes"], kv_bytes_per_token()
-    expected = cache_bytes // per_token if cache_bytes % per_token == 0 else None
-    _count("CACHED_TOKENS_224PX", tokens, expected, what=f"cache_bytes {cache_bytes:,} over {per_token:,} per token",
+    if cache_bytes % per_token:
+        raise LookupError(f"the recorded cache ({cache_bytes:,} bytes) is no whole number of {per_token:,}-byte tokens")
+    _count("CACHED_TOKENS_224PX", tokens, cache_bytes // per_token,
+           what=f"cache_bytes {cache_bytes:,} over {per_token:,} per token",
            hint="divide the record's cache_bytes by the bytes per token of exercise 1")
 
 
@@ -374,8 +364,6 @@ def check_compile_headline(ratio: float | None, outcome: str | None) -> None:
 
     Taught in ``notebooks/05_compile.ipynb`` (verdicts: ``notebooks/03_dequantization.ipynb``).
     """
-    from vlmkit.speed import speed_verdict
-
     claims = [r for r in reference_records("05_compile", "speed-claim") if r["metrics"]["role"] == "headline"]
     m = _only(claims, "headline speed-claim", precision="bf16")["metrics"]
     _number("COMPILE_SPEEDUP", ratio, m["ratio"], rel_tol=0.01, what="the headline record's ratio",
@@ -405,15 +393,11 @@ def check_compile_break_even(queries: int | None) -> None:
 
 
 # --- 06 · Attention -------------------------------------------------------------------------------------------
-def sdpa_backend_that_runs(query_heads: int = 8, kv_heads: int = 8, dtype: torch.dtype = torch.bfloat16) -> str:
-    """Which SDPA backend PyTorch picks on this CPU for a small attention call: read off the profiler's operators."""
-    import torch.nn.functional as F
-
-    from vlmkit.profiling import operator_events
-
-    q = torch.randn(1, query_heads, 64, 32, dtype=dtype)
-    k, v = (torch.randn(1, kv_heads, 64, 32, dtype=dtype) for _ in range(2))
-    ran = {e.name for e in operator_events(lambda: F.scaled_dot_product_attention(q, k, v, enable_gqa=True))}
+def sdpa_backend_that_runs() -> str:
+    """Which SDPA backend PyTorch picks on this CPU for a small BF16 attention call (8 heads, 64 tokens, head size
+    32, as in exercise 06.1): read off the operators PyTorch's profiler saw."""
+    q, k, v = (torch.randn(1, 8, 64, 32, dtype=torch.bfloat16) for _ in range(3))
+    ran = {e.name for e in operator_events(lambda: F.scaled_dot_product_attention(q, k, v))}
     found = [name for name, op in SDPA_OPERATORS.items() if any(r.startswith(op) for r in ran)]
     if len(found) != 1:
         raise LookupError(f"expected one SDPA backend's operator among {sorted(ran)}")
@@ -436,8 +420,6 @@ def check_gqa_refusal(refused: Collection[str] | None, heads_per_kv_head: int | 
 
     Taught in ``notebooks/06_attention.ipynb``.
     """
-    from vlmkit.registry import get_spec
-
     runs = reference_records("06_attention", "attention")
     variants = {r["metrics"]["variant"] for r in runs}
     ran = {r["metrics"]["variant"] for r in runs if not r["metrics"].get("unavailable")}
@@ -456,8 +438,6 @@ def check_eager_vision_scores(gib: float | None) -> None:
 
     Taught in ``notebooks/06_attention.ipynb`` (the planner: ``notebooks/08_decision.ipynb``).
     """
-    from vlmkit.planner import plan_memory
-
     plan = plan_memory("qwen3-vl-8b", "bf16", image_size=1344, attn_implementation="eager", device="cuda")
     _number("EAGER_VISION_SCORES_GIB", gib, plan.vision_scores_bytes / GIB, rel_tol=0.01,
             what="vlmkit.plan_memory(..., attn_implementation='eager').vision_scores_bytes in GiB",
@@ -472,9 +452,6 @@ def check_pinned_headline(ratio: float | None, spread: Sequence[float] | None, o
 
     Taught in ``notebooks/07_tf32_transfers.ipynb`` (spread and verdicts: ``notebooks/03_dequantization.ipynb``).
     """
-    from vlmkit.claims import SEED_SPEED_CLAIMS
-    from vlmkit.speed import speed_verdict, speedup_of_medians
-
     claims = reference_records("07_tf32_transfers", "speed-claim")
     (m,) = [r["metrics"] for r in claims
             if r["metrics"]["claim"] == "non-blocking" and r["metrics"]["role"] == "headline"]
@@ -500,8 +477,6 @@ def check_tf32_reach(matmul_speedup: float | None, bf16_outcome: str | None) -> 
 
     Taught in ``notebooks/07_tf32_transfers.ipynb``.
     """
-    from vlmkit.speed import speed_verdict
-
     tf32 = [r for r in reference_records("07_tf32_transfers", "speed-claim") if r["metrics"]["claim"] == "tf32"]
     matmul = [r["metrics"] for r in tf32 if r["metrics"]["what"].startswith("float32 matmul")][0]
     _number("TF32_MATMUL_SPEEDUP", matmul_speedup, matmul["ratio"], rel_tol=0.01, what="the float32 matmul record",
@@ -518,8 +493,6 @@ def check_int8_on_10gib(need_gib: float | None, fits: bool | None) -> None:
 
     Taught in ``notebooks/08_decision.ipynb``.
     """
-    from vlmkit.planner import plan_memory
-
     need = plan_memory("qwen3-vl-8b", "int8", image_size=448, device="cuda").peak_bytes / GIB
     _number("INT8_NEED_GIB", need_gib, need, rel_tol=0.02,
             what="vlmkit.plan_memory('qwen3-vl-8b', 'int8', image_size=448, device='cuda').peak_bytes in GiB",
@@ -534,8 +507,6 @@ def check_seed_against_decide(seed_pick: str | None, decide_pick: str | None) ->
 
     Taught in ``notebooks/08_decision.ipynb``.
     """
-    from vlmkit.decision import CANDIDATES, decide, seed_tree
-
     _choice("SEED_PICK", seed_pick, seed_tree(12, batch_size=4), allowed=CANDIDATES,
             what="vlmkit.decision.seed_tree(12, batch_size=4)",
             hint="follow the seed's thresholds: below 16 GB no BF16; from 10 GB INT8")
