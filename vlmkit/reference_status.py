@@ -112,8 +112,8 @@ def clear_current_marks(run_dir: Path) -> list[str]:
     return cleared
 
 
-def duration_text(seconds: float) -> str:
-    """A run time as the tables show it: ``20 s`` under a minute, else ``1.3 min``."""
+def run_time_text(seconds: float) -> str:
+    """A measured run time as the tables show it: whole seconds below a minute, minutes with one decimal above."""
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
@@ -143,7 +143,7 @@ def run_table(reference_root: Path, link_prefix: str = "notebooks/") -> str:
                 cells.append("not run")
                 continue
             state = status[name].describe() if name in status else "no executed notebook kept"
-            cells.append(f"{entry['status']}, {duration_text(entry['seconds'])}, {state}")
+            cells.append(f"{entry['status']}, {run_time_text(entry['seconds'])}, {state}")
         lines.append(f"| [{name[:-6]}]({link_prefix}{name}) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -34,7 +34,7 @@ import nbformat
 from sphinx.cmd.build import build_main
 
 from vlmkit.records import CHECKOUT
-from vlmkit.reference_status import duration_text, reference_status
+from vlmkit.reference_status import run_time_text, reference_status
 
 #: The reference run that is the book; the other runs follow it.
 MAIN_DEVICE = "nvidia-h200"
@@ -111,7 +111,7 @@ def run_page(run_dir: Path, notebooks: Path, main: Path) -> str:
         stem = status.notebook.removesuffix(".ipynb")
         results = run_dir / "results" / f"{stem}.json"
         lines.append(f"| [{stem}]({status.notebook}) | {entry['status'] if entry else 'not in run.json'} | "
-                     f"{duration_text(entry['seconds']) if entry else ''} | {status.describe()} | "
+                     f"{run_time_text(entry['seconds']) if entry else ''} | {status.describe()} | "
                      + (f"[{results.name}](results/{results.name}) |" if results.exists() else "|"))
     names = "\n".join(p.stem for p in sorted(run_dir.glob(NOTEBOOK_GLOB)))
     return "\n".join(lines) + f"\n\n```{{toctree}}\n:hidden:\n{names}\n```\n"
