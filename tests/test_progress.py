@@ -40,5 +40,6 @@ def test_interactive_bars_are_live_text_never_widgets(interactive, capsys):
     assert out.startswith("\rprecisions:   0%") and "\rprecisions: 100%|##########| 3/3 [" in out  # updated in place
     loading = hf_logging.tqdm(range(2), desc="Loading weights")  # transformers' own bar, through vlmkit's hook
     assert type(loading) is tqdm and loading.desc == "Loading weights"
-    loading.close()
     capsys.readouterr()
+    loading.close()
+    assert "Loading weights" not in capsys.readouterr().out  # transient: it clears its line when done

@@ -6,8 +6,9 @@ text line that updates in place (JupyterLab honours the carriage return). In a n
 the book runner, papermill or nbval (``VLMKIT_TEXT_PROGRESS=1``, which the runner and the tests set)
 a bar prints one line when it finishes, ``precisions: 100%|##########| 8/8 [00:12<00:00]``, and
 nothing before. transformers' own bars ("Loading weights", "Writing model shards") become the same
-live text bars in an interactive kernel; executed for storing they are silenced together with
-transformers' advice-level log lines. ``import vlmkit`` applies this (:func:`quiet_libraries`).
+text bars in an interactive kernel, transient (they clear their line when done, so a notebook's own bar
+around a load stays one line); executed for storing they are silenced together with transformers'
+advice-level log lines. ``import vlmkit`` applies this (:func:`quiet_libraries`).
 
 Taught in ``notebooks/00_environment.ipynb``.
 """
@@ -66,10 +67,12 @@ def progress(iterable: Iterable[T], desc: str, **kwargs: Any) -> Iterable[T]:
 
 
 def _transformers_bar(factory: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """transformers' tqdm hook: its bars as vlmkit text bars while its bars are enabled, else its silent shim."""
+    """transformers' tqdm hook: its bars as transient vlmkit text bars while they are enabled, else its silent shim."""
     from transformers.utils import logging as hf_logging
 
-    return text_bar(*args, **kwargs) if hf_logging.is_progress_bar_enabled() else factory(*args, **kwargs)
+    if not hf_logging.is_progress_bar_enabled():
+        return factory(*args, **kwargs)
+    return text_bar(*args, **{**kwargs, "leave": False, "position": 0})  # on the line of any bar around it
 
 
 def quiet_libraries() -> None:
