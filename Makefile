@@ -2,11 +2,12 @@
 #   make book   installs the environment (once) and runs the whole book on this machine's device
 #   make test   installs the environment (once) and runs the tests (what CI runs)
 #   make lab    installs the environment (once) and opens the book in JupyterLab
+#   make browser-test   runs notebooks 00, 01 and 08 in JupyterLab in chromium (minutes; not part of make test)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: book test lab
+.PHONY: book test lab browser-test
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,3 +26,12 @@ test: $(VENV)/.installed
 # JupyterLab options pass through: make lab LAB_ARGS="--no-browser --port 8899"
 lab: $(VENV)/.installed
 	$(PY) -m vlmkit.lab $(LAB_ARGS)
+
+# Debian's chromium (Playwright's own browser download is not used); as root it is installed when missing,
+# else the test skips and says why. Screenshots, saved notebooks and measured times: build/browser/
+browser-test: $(VENV)/.installed
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[browser]'
+	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	  echo "chromium could not be installed: the browser test will skip"
+	$(PY) -m pytest -m browser tests/test_browser.py
