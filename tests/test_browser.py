@@ -177,7 +177,8 @@ def _check_saved(path: Path, name: str, page: Any) -> None:
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors, [f"{e.ename}: {e.evalue}" for e in errors]
     shown = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]').count()
-    assert shown == 0 and "Traceback (most recent call last)" not in page.locator(".jp-NotebookPanel").first.text_content()
+    assert shown == 0, f"{shown} error outputs on the page"
+    assert "Traceback (most recent call last)" not in page.locator(".jp-NotebookPanel").first.text_content()
     widgets = [c.source for c in code for o in c.outputs
                if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert all("widgets.VBox" in source for source in widgets), widgets  # only 08's explorer is a widget

@@ -60,7 +60,8 @@ def install_notebook_filter(checkout: Path = CHECKOUT, python: str = sys.executa
     Returns False, saying why, where ``checkout`` is not a git clone (an unpacked archive).
     Taught in ``notebooks/00_environment.ipynb``.
     """
-    inside = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    inside = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--show-toplevel"],
+                            capture_output=True, text=True)
     if inside.returncode != 0 or Path(inside.stdout.strip()).resolve() != checkout.resolve():
         print(f"{checkout} is not the top of a git clone: no notebook filter installed", file=sys.stderr)
         return False
