@@ -35,3 +35,15 @@ def test_flash_attn_usability_is_transformers_answer(monkeypatch):
         monkeypatch.setitem(attention.FLASH_ATTN_PACKAGES, "flash_attention_2", ("flash-attn 2 package", check))
         reason = attention.flash_attn_unavailable_reason(cuda)
         assert reason is None if expected is None else expected in reason
+
+
+def test_versions_table_reads_without_nan_or_a_phantom_gpu():
+    from vlmkit.environment import readable_versions
+
+    raw = {"torch": "2.14.1", "flash-attn": None, "cuda": "13.0"}
+    assert readable_versions(raw, gpu_present=False) == {
+        "torch": "2.14.1", "flash-attn": "not installed", "cuda": "13.0: torch's CUDA build; no GPU here"}
+    assert readable_versions(raw, gpu_present=True)["cuda"] == "13.0"
+    assert readable_versions({"cuda": None}, gpu_present=False) == {"cuda": "none: a CPU-only build of torch"}
+    shown = capability_report("cpu")["versions"]  # what notebook 00's versions table shows
+    assert all(isinstance(v, str) for v in shown.values()) and {"flash-attn", "cuda"} <= set(shown)

@@ -8,6 +8,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from vlmkit.book import NOTEBOOK_DIR, book_notebooks, notebook_needs, run_book
+from vlmkit.lab import KERNEL_DISPLAY_NAME, KERNELSPEC, STRIP_OPTIONS
 from vlmkit.records import load_records
 
 
@@ -18,8 +19,12 @@ def test_every_notebook_is_a_clean_source_with_one_parameters_cell():
         nb = nbformat.read(path, as_version=4)
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, path
-        assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
-        assert nb.metadata["kernelspec"]["name"] == "python3"
+        # what JupyterLab's save writes: the nbstripout filter (vlmkit.lab) strips it on git add
+        stripped = "run `git add` in a clone set up by make (nbstripout filter), or `nbstripout " + STRIP_OPTIONS + "`"
+        assert all(not c.get("outputs") and c.get("execution_count") is None
+                   for c in nb.cells if c.cell_type == "code"), f"{path.name} has outputs: {stripped}"
+        assert set(nb.metadata) == {"kernelspec", "vlmkit"}, f"{path.name}: {sorted(nb.metadata)}: {stripped}"
+        assert nb.metadata["kernelspec"] == KERNELSPEC, f"{path.name}: choose the kernel {KERNEL_DISPLAY_NAME!r}"
         needs = notebook_needs(path)
         assert {"title", "devices", "gpu_only_cells"} <= set(needs) and not {"cpu_minutes", "cuda_minutes"} & set(needs)
         first = nb.cells[0].source

@@ -46,8 +46,26 @@ def tf32_status(device: torch.device) -> dict[str, Any]:
     }
 
 
+def readable_versions(versions: dict[str, str | None], gpu_present: bool) -> dict[str, str]:
+    """:func:`vlmkit.records.package_versions` as a learner reads them: ``not installed`` for a missing package
+    (not pandas' ``NaN``), and the ``cuda`` entry (the CUDA version torch was built for) saying when no GPU is here.
+
+    Taught in ``notebooks/00_environment.ipynb``.
+    """
+    readable = {name: "not installed" if found is None else found for name, found in versions.items()}
+    if "cuda" in versions:
+        cuda = versions["cuda"]
+        if cuda is None:
+            readable["cuda"] = "none: a CPU-only build of torch"
+        elif not gpu_present:
+            readable["cuda"] = f"{cuda}: torch's CUDA build; no GPU here"
+    return readable
+
+
 def capability_report(device: str | torch.device | None = None) -> dict[str, Any]:
     """Device, memory, compute capability, quantization backend, attention backends, TF32 and versions.
+
+    ``versions`` are :func:`readable_versions` (each record's provenance keeps the raw ones).
 
     Taught in ``notebooks/00_environment.ipynb``.
     """
@@ -60,6 +78,7 @@ def capability_report(device: str | torch.device | None = None) -> dict[str, Any
     report = provenance(dev)
     report.update(
         {
+            "versions": readable_versions(report["versions"], torch.cuda.is_available()),
             "cuda_available": torch.cuda.is_available(),
             "gpu_count": torch.cuda.device_count(),
             "torch_threads": torch.get_num_threads(),

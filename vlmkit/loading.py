@@ -22,7 +22,6 @@ from vlmkit.device import bitsandbytes_backend, device_name, resolve_device
 from vlmkit.errors import UnknownModelError
 from vlmkit.footprint import Footprint, measure_footprint
 from vlmkit.memory import MemoryDelta, MemoryProbe
-from vlmkit.progress import quiet_libraries
 from vlmkit.precision import Precision, get_precision
 from vlmkit.processor import build_processor
 from vlmkit.registry import REGISTRY, ArchitectureSpec
@@ -132,7 +131,6 @@ def load_model(
     """
     prec = precision if isinstance(precision, Precision) else get_precision(precision)
     dev = resolve_device(device)
-    quiet_libraries()
     quant_backend = bitsandbytes_backend(dev) if prec.is_quantized else None
     attention = choose_attention(dev, attn_implementation, use_flash_attention, strict_attention)
     source = resolve_source(model, init_device="cuda" if dev.type == "cuda" else "cpu")
@@ -194,7 +192,6 @@ def build_on_device(spec: ArchitectureSpec, device: str | torch.device, *, seed:
     Taught in ``notebooks/08_decision.ipynb``.
     """
     dev = resolve_device(device)
-    quiet_libraries()
     attention = choose_attention(dev)
     start = time.perf_counter()
     with MemoryProbe(dev) as probe:
