@@ -71,3 +71,16 @@ def test_results_go_to_the_projects_build_folder_from_any_working_directory(monk
     assert PROJECT_ROOT is not None and default_results_dir() == PROJECT_ROOT / "build" / "results"
     monkeypatch.setenv("VLMKIT_RESULTS_DIR", "elsewhere")
     assert default_results_dir() == tmp_path / "elsewhere"  # the runner's choice wins, made absolute
+
+
+def test_experiment_records_are_the_latest_runs_of_one_experiment(tmp_path):
+    from vlmkit.records import experiment_records
+
+    assert experiment_records(tmp_path, "00_x", "a") == []  # no file yet: nothing, not an error
+    for run in ("old", "new"):
+        store = ResultsStore("00_x", tmp_path, "cpu")
+        store.run_id = run
+        for experiment in ("a", "b"):
+            store.record(experiment, model=None, precision=None, shapes={}, repeats=1, metrics={"run": run})
+    found = experiment_records(tmp_path, "00_x", "a")
+    assert [(r["run_id"], r["experiment"]) for r in found] == [("new", "a")]

@@ -13,7 +13,6 @@ Taught in ``notebooks/00_environment.ipynb`` (how to read the book).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import nbformat
 from vlmkit.book import book_notebooks, notebook_needs
 from vlmkit.exercises import CHECK_TAG
 from vlmkit.records import CHECKOUT
-from vlmkit.reference_status import run_time_text
+from vlmkit.reference_status import run_manifest, run_time_text
 
 #: The course plan, relative to the checkout.
 COURSE_FILE = Path("docs") / "course.md"
@@ -54,7 +53,7 @@ def course_table(root: Path = CHECKOUT) -> str:
     needs = {nb: notebook_needs(nb) for nb in notebooks}
     runs = {}
     for path_name, run in PATHS.items():
-        manifest = json.loads((root / "reference" / run / "run.json").read_text())
+        manifest = run_manifest(root / "reference" / run)
         runs[path_name] = (manifest["device"]["device_name"], {e["notebook"]: e for e in manifest["notebooks"]})
     header = "| # | lesson | " + " | ".join(f"{p}: {name} (`{PATHS[p]}`)" for p, (name, _) in runs.items())
     lines = [header + " | exercises |", "| --- | --- |" + " --- |" * len(runs) + " --- |"]

@@ -10,7 +10,6 @@ Everything runs on a CPU in seconds. Worked solutions: ``exercises/solutions.py`
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Collection, Sequence
 from functools import lru_cache
@@ -29,7 +28,8 @@ from vlmkit.planner import plan_memory
 from vlmkit.precision import get_precision
 from vlmkit.profiling import operator_events
 from vlmkit.quality import mcnemar_exact
-from vlmkit.records import CHECKOUT, latest_run, load_records
+from vlmkit import reference_status
+from vlmkit.records import CHECKOUT, experiment_records
 from vlmkit.registry import get_spec
 from vlmkit.roofline import Ceilings, classify_phase, decode_step_work, weight_bytes
 from vlmkit.speed import speed_verdict, speedup_of_medians
@@ -58,10 +58,9 @@ SDPA_OPERATORS = {
 # --- reading the reference runs ---------------------------------------------------------------------------------
 def reference_records(notebook: str, experiment: str, run: str = H200_RUN) -> list[dict[str, Any]]:
     """The latest run's records of one experiment in a committed reference run (``reference/<run>/results``)."""
-    path = REFERENCE / run / "results" / f"{notebook}.json"
-    found = [r for r in latest_run(load_records(path)) if r["experiment"] == experiment]
+    found = experiment_records(REFERENCE / run / "results", notebook, experiment)
     if not found:
-        raise LookupError(f"no {experiment!r} record in {path}")
+        raise LookupError(f"no {experiment!r} record in {REFERENCE / run / 'results' / notebook}.json")
     return found
 
 
@@ -78,7 +77,7 @@ def _only(records: list[dict[str, Any]], what: str, **metrics: Any) -> dict[str,
 
 def run_manifest(run: str = H200_RUN) -> dict[str, Any]:
     """The ``run.json`` of a reference run: the runner's measured time per notebook."""
-    return json.loads((REFERENCE / run / "run.json").read_text())
+    return reference_status.run_manifest(REFERENCE / run)
 
 
 def h200_ceilings() -> Ceilings:

@@ -115,6 +115,14 @@ def latest_run(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r["run_id"] == last]
 
 
+def experiment_records(results_dir: str | Path, notebook: str, experiment: str) -> list[dict[str, Any]]:
+    """The latest run's records of one experiment in a results folder (``<results_dir>/<notebook>.json``).
+
+    Taught in ``notebooks/08_decision.ipynb`` (the seed report reads every notebook's records this way).
+    """
+    return [r for r in latest_run(load_records(Path(results_dir) / f"{notebook}.json")) if r["experiment"] == experiment]
+
+
 class ResultsStore:
     """Appends records for one notebook to ``<directory>/<notebook>.json``.
 

@@ -117,6 +117,22 @@ def run_time_text(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
+def reference_runs(reference_root: Path) -> list[Path]:
+    """The run folders under ``reference_root``: those holding a runner's ``run.json``, by name.
+
+    Taught in ``notebooks/00_environment.ipynb``.
+    """
+    return sorted(p for p in reference_root.iterdir() if (p / "run.json").exists())
+
+
+def run_manifest(run_dir: Path) -> dict:
+    """A reference run's ``run.json``: its run id, device and each notebook's status and measured time.
+
+    Taught in ``notebooks/00_environment.ipynb``.
+    """
+    return json.loads((run_dir / "run.json").read_text())
+
+
 def run_table(reference_root: Path, link_prefix: str = "notebooks/") -> str:
     """Markdown table: each notebook's measured run time (from ``run.json``) and status, per reference run
     (every folder under ``reference_root`` with a ``run.json``). ``link_prefix`` leads from where the table
@@ -124,10 +140,9 @@ def run_table(reference_root: Path, link_prefix: str = "notebooks/") -> str:
 
     Taught in ``notebooks/00_environment.ipynb``.
     """
-    run_dirs = sorted(p for p in reference_root.iterdir() if (p / "run.json").exists())
     columns = []
-    for run_dir in run_dirs:
-        manifest = json.loads((run_dir / "run.json").read_text())
+    for run_dir in reference_runs(reference_root):
+        manifest = run_manifest(run_dir)
         seconds = {e["notebook"]: e for e in manifest["notebooks"]}
         status = {s.notebook: s for s in reference_status(run_dir)}
         columns.append((run_dir, manifest, seconds, status))
@@ -165,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.clear:
         print("cleared:", *clear_current_marks(args.clear))
         return 0
-    runs = args.runs or sorted(p for p in (ROOT / "reference").iterdir() if (p / "run.json").exists())
+    runs = args.runs or reference_runs(ROOT / "reference")
     bad = 0
     for run_dir in runs:
         for status in reference_status(run_dir):

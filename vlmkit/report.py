@@ -15,7 +15,7 @@ from pathlib import Path
 from vlmkit.display import provenance_line
 from vlmkit.memory import GIB, card_need_bytes
 from vlmkit.precision import get_precision
-from vlmkit.records import latest_run, load_records
+from vlmkit.records import experiment_records, latest_run, load_records
 from vlmkit.reference_status import run_table, stale_marks
 from vlmkit.seed_report import seed_statement_table
 from vlmkit.speed import current_verdict, headline_text, verdict_rows
@@ -290,9 +290,7 @@ def decode_table(run_dir: str | Path) -> str:
     results = Path(run_dir) / "results"
     rows = [("09", r) for r in latest_run(load_records(results / "09_decode_ladder.json"))
             if r["experiment"] in ("decode-rung", "recipe-precision")]
-    if (results / "10_int4_decode.json").exists():
-        rows += [("10", r) for r in latest_run(load_records(results / "10_int4_decode.json"))
-                 if r["experiment"] == "int4-rung"]
+    rows += [("10", r) for r in experiment_records(results, "10_int4_decode", "int4-rung")]
     if not rows:
         raise ValueError(f"no decode-rung records under {run_dir}")
     first = rows[0][1]

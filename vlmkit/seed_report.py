@@ -15,7 +15,7 @@ from typing import Any
 
 from vlmkit.claims import SEED_MECHANISM_CLAIMS, SEED_MEMORY_CLAIMS_GIB, SEED_QUALITY_CLAIMS, SEED_SPEED_CLAIMS, verdict
 from vlmkit.precision import get_precision
-from vlmkit.records import latest_run, load_records
+from vlmkit.records import experiment_records
 from vlmkit.speed import current_verdict, headline_text
 
 #: The seed's "quantized models are 10-40 % slower", as a speed ratio to BF16.
@@ -71,8 +71,7 @@ class _Run:
         self.dir = results_dir
 
     def records(self, notebook: str, experiment: str) -> list[dict[str, Any]]:
-        path = self.dir / f"{notebook}.json"
-        return [r for r in latest_run(load_records(path)) if r["experiment"] == experiment]
+        return experiment_records(self.dir, notebook, experiment)
 
     def missing(self, statement: str, notebook: str) -> Statement:
         return Statement(statement, f"notebook {notebook} has no results in this run's folder", "not run here",

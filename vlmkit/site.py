@@ -20,7 +20,6 @@ link to a path that does not exist is left for Sphinx to report.
 from __future__ import annotations
 
 import argparse
-import json
 import posixpath
 import re
 import shutil
@@ -34,7 +33,8 @@ import nbformat
 from sphinx.cmd.build import build_main
 
 from vlmkit.records import CHECKOUT
-from vlmkit.reference_status import run_time_text, reference_status
+from vlmkit.reference_status import reference_runs as runs_by_name
+from vlmkit.reference_status import reference_status, run_manifest, run_time_text
 
 #: The reference run that is the book; the other runs follow it.
 MAIN_DEVICE = "nvidia-h200"
@@ -46,8 +46,7 @@ LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]*)\]\((?P<target>[^()\s]+)\)")
 
 def reference_runs(reference: Path) -> list[Path]:
     """The run folders under ``reference/`` (those with a ``run.json``), the main device's first."""
-    runs = sorted(p for p in reference.iterdir() if (p / "run.json").exists())
-    return sorted(runs, key=lambda p: p.name != MAIN_DEVICE)
+    return sorted(runs_by_name(reference), key=lambda p: p.name != MAIN_DEVICE)
 
 
 def site_target(target: str, source_dir: str, page_dir: str, root: Path, runs: list[str]) -> str | None:
@@ -86,20 +85,15 @@ def map_links(markdown: str, source_dir: str, page_dir: str, root: Path, runs: l
     return LINK.sub(replace, markdown)
 
 
-def _manifest(run_dir: Path) -> dict:
-    """A reference run's ``run.json``."""
-    return json.loads((run_dir / "run.json").read_text())
-
-
 def run_page(run_dir: Path, notebooks: Path, main: Path) -> str:
     """The Markdown page of one reference run: device, versions, each notebook's status and time, the toctree.
     ``main``: the run that is the book."""
-    manifest = _manifest(run_dir)
+    manifest = run_manifest(run_dir)
     device = manifest["device"]
     versions = ", ".join(f"{name} {version}" for name, version in device["versions"].items() if version)
     entries = {e["notebook"]: e for e in manifest["notebooks"]}
     role = ("This run is the book." if run_dir == main else
-            f"The book is the [{_manifest(main)['device']['device_name']} run](../{main.name}/index.md); this is the "
+            f"The book is the [{run_manifest(main)['device']['device_name']} run](../{main.name}/index.md); this is the "
             f"same book on another device.")
     lines = [f"# The book on {device['device_name']} (`{run_dir.name}`)", "",
              f"{role} Run `{manifest['run_id']}` of `python -m vlmkit.book`, started {device['timestamp']} on "
@@ -121,7 +115,7 @@ def landing_page(readme: str, runs: list[Path], root: Path) -> str:
     """The README with its links mapped to the site, a line on what the site shows after its title, the toctree."""
     names = [r.name for r in runs]
     title, _, body = map_links(readme, "", "", root, names).partition("\n")
-    devices = [f"[{_manifest(r)['device']['device_name']}]({r.name}/index.md)" for r in runs]
+    devices = [f"[{run_manifest(r)['device']['device_name']}]({r.name}/index.md)" for r in runs]
     intro = (f"This site shows the committed reference runs, rendered without running anything: the book as run on "
              f"{devices[0]}" + (f", and on {', '.join(devices[1:])}" if devices[1:] else "") + ".")
     toctree = "\n".join(f"{name}/index" for name in names)
