@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt torch torchvision
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
-	$(PY) -m vlmkit.lab --setup-only   # the "Python (vlmkit)" kernel, and the nbstripout git filter for notebooks/
+	$(PY) -m vlmkit.book.lab --setup-only   # the "Python (vlmkit)" kernel, and the nbstripout git filter for notebooks/
 	touch $@
 
 book: $(VENV)/.installed
@@ -25,11 +25,11 @@ test: $(VENV)/.installed
 	$(PY) -m pytest
 
 site: $(VENV)/.installed
-	$(PY) -m vlmkit.site
+	$(PY) -m vlmkit.book.site
 
 # JupyterLab options pass through: make lab LAB_ARGS="--no-browser --port 8899"
 lab: $(VENV)/.installed
-	$(PY) -m vlmkit.lab $(LAB_ARGS)
+	$(PY) -m vlmkit.book.lab $(LAB_ARGS)
 
 # Debian's chromium (Playwright's own browser download is not used); as root it is installed when missing,
 # else the test skips and says why. Screenshots, saved notebooks and measured times: build/browser/

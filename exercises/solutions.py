@@ -18,16 +18,23 @@ import torch
 from torch import nn
 from transformers import Qwen3VLForConditionalGeneration
 
-from vlmkit.attention import eager_score_bytes
-from vlmkit.claims import SEED_QUALITY_CLAIMS, SEED_SPEED_CLAIMS, verdict
-from vlmkit.decision import decide, seed_tree
-from vlmkit.exercises import (CPU_RUN, FORUM_NF4_DQ_CLAIM_GIB, H200_RUN, reference_records, run_manifest,
-                              sdpa_backend_that_runs)
-from vlmkit.memory import GIB
-from vlmkit.planner import plan_memory
-from vlmkit.quality import mcnemar_exact
-from vlmkit.registry import get_spec
-from vlmkit.speed import speed_verdict
+from vlmkit.book.exercises import (
+    CPU_RUN,
+    FORUM_NF4_DQ_CLAIM_GIB,
+    H200_RUN,
+    reference_manifest,
+    reference_records,
+    sdpa_backend_that_runs,
+)
+from vlmkit.core.formatting import GIB
+from vlmkit.models.architectures import get_spec
+from vlmkit.planning.planner import plan_memory
+from vlmkit.planning.recommend import recommend_precision
+from vlmkit.planning.seed_tree import seed_tree
+from vlmkit.runtime.attention import eager_score_bytes
+from vlmkit.verdicts.claims import SEED_QUALITY_CLAIMS, SEED_SPEED_CLAIMS
+from vlmkit.verdicts.quality import mcnemar_exact
+from vlmkit.verdicts.rules import speed_verdict, verdict
 
 
 def _meta_model(name: str) -> nn.Module:
@@ -48,7 +55,7 @@ def _first_fit(warmup_a: float, steady_a: float, warmup_b: float, steady_b: floa
 def _environment() -> dict[str, Any]:
     works = {run: {b for b, s in reference_records("00_environment", "capabilities", run)[0]["metrics"]
                    ["sdpa_backends"].items() if s == "works"} for run in (H200_RUN, CPU_RUN)}
-    seconds = {e["notebook"][:-6]: e["seconds"] for e in run_manifest(H200_RUN)["notebooks"]}
+    seconds = {e["notebook"][:-6]: e["seconds"] for e in reference_manifest(H200_RUN)["notebooks"]}
     return {"SDPA_MISSING_ON_CPU": sorted(works[H200_RUN] - works[CPU_RUN]),
             "H200_SLOWEST_NOTEBOOK": max(seconds, key=seconds.__getitem__),
             "H200_BOOK_MINUTES": sum(seconds.values()) / 60}
@@ -157,7 +164,7 @@ def _tf32_transfers() -> dict[str, Any]:
 def _decision() -> dict[str, Any]:
     need = plan_memory("qwen3-vl-8b", "int8", image_size=448, device="cuda").peak_bytes / GIB
     return {"INT8_NEED_GIB": need, "INT8_FITS_10GIB": need <= 10, "SEED_PICK": seed_tree(12, batch_size=4),
-            "DECIDE_PICK": decide("qwen3-vl-8b", 12, image_size=896, batch_size=4).precision}
+            "DECIDE_PICK": recommend_precision("qwen3-vl-8b", 12, image_size=896, batch_size=4).precision}
 
 
 def _decode_ladder() -> dict[str, Any]:

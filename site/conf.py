@@ -1,6 +1,6 @@
-"""Sphinx configuration of the rendered book: ``make site`` (``python -m vlmkit.site``) -> build/site/.
+"""Sphinx configuration of the rendered book: ``make site`` (``python -m vlmkit.book.site``) -> build/site/.
 
-Sphinx reads the sources that ``vlmkit.site`` stages from the committed reference runs (the README as
+Sphinx reads the sources that ``vlmkit.book.site`` stages from the committed reference runs (the README as
 the landing page, one page per run, the run's executed notebooks). MyST-NB renders each notebook with
 the outputs it was committed with: nothing is executed.
 """

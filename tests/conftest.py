@@ -22,7 +22,7 @@ TINY = "qwen3-vl-tiny"
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint() -> Path:
-    from vlmkit.checkpoint import write_checkpoint
+    from vlmkit.models.checkpoints import write_checkpoint
 
     return write_checkpoint(TINY)
 
@@ -30,7 +30,7 @@ def tiny_checkpoint() -> Path:
 @pytest.fixture(scope="session")
 def loaded_by_precision(tiny_checkpoint):
     """Each precision of the tiny model, loaded once for the whole session."""
-    from vlmkit.loading import load_model
+    from vlmkit.models.loading import load_model
 
     cache: dict = {}
 

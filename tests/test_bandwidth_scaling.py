@@ -5,11 +5,21 @@ import dataclasses
 import pytest
 import torch
 
-from vlmkit.bandwidth_scaling import (DecodeBound, fitting_spec, judge_bandwidth_claim, layer_bytes,
-                                      measure_decode_bound)
-from vlmkit.loading import build_on_device
-from vlmkit.registry import QWEN3_VL_72B_SHAPE, QWEN3_VL_8B, QWEN3_VL_TINY, count_parameters
-from vlmkit.roofline import Ceilings, PhaseBound
+from vlmkit.bench.bandwidth_scaling import (
+    DecodeBound,
+    fitting_spec,
+    judge_bandwidth_claim,
+    layer_bytes,
+    measure_decode_bound,
+)
+from vlmkit.bench.roofline import Ceilings, PhaseBound
+from vlmkit.models.architectures import (
+    QWEN3_VL_8B,
+    QWEN3_VL_72B_SHAPE,
+    QWEN3_VL_TINY,
+    count_parameters,
+)
+from vlmkit.models.loading import build_on_device
 
 GIB = 2**30
 

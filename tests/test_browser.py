@@ -27,9 +27,14 @@ from typing import Any
 import nbformat
 import pytest
 
-from vlmkit.lab import KERNELSPEC, STRIP_OPTIONS, lab_command, register_kernel
-from vlmkit.progress import TEXT_PROGRESS_ENV
-from vlmkit.records import CHECKOUT
+from vlmkit.book.lab import (
+    KERNELSPEC,
+    STRIP_OPTIONS,
+    lab_command,
+    register_kernel,
+)
+from vlmkit.core.progress import TEXT_PROGRESS_ENV
+from vlmkit.measure.records import CHECKOUT
 
 pytestmark = pytest.mark.browser
 
@@ -191,7 +196,7 @@ def _check_saved(path: Path, name: str, page: Any) -> None:
 
 
 def _stripped(path: Path) -> str:
-    """The notebook as the git filter stages it (nbstripout with vlmkit.lab's options)."""
+    """The notebook as the git filter stages it (nbstripout with vlmkit.book.lab's options)."""
     return subprocess.run([sys.executable, "-m", "nbstripout", *STRIP_OPTIONS.split(), "-t", str(path)],
                           check=True, capture_output=True, text=True).stdout
 

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-import vlmkit.cards as cards
-from vlmkit.cards import FitResult, largest_batch, memory_cap, sweep_cards
+import vlmkit.planning.cards as cards
+from vlmkit.core.formatting import GIB
 from vlmkit.errors import DeviceUnavailableError
-from vlmkit.memory import GIB
+from vlmkit.planning.cards import FitResult, largest_batch, memory_cap, sweep_cards
 
 
 def test_a_cap_needs_cuda():

@@ -7,10 +7,15 @@ from safetensors.torch import load_file
 from transformers import AutoProcessor, Qwen2VLImageProcessor, Qwen3VLProcessor
 from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
 
-from vlmkit.checkpoint import MANIFEST, read_manifest, validate_checkpoint, write_checkpoint
 from vlmkit.errors import CheckpointError
-from vlmkit.loading import load_model
-from vlmkit.registry import get_spec
+from vlmkit.models.architectures import get_spec
+from vlmkit.models.checkpoints import (
+    MANIFEST,
+    read_manifest,
+    validate_checkpoint,
+    write_checkpoint,
+)
+from vlmkit.models.loading import load_model
 
 
 def test_checkpoint_is_complete(tiny_checkpoint):

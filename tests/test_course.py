@@ -11,9 +11,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from vlmkit.book import book_notebooks
-from vlmkit.course import COURSE_FILE, course_table, fill_course
-from vlmkit.exercises import CHECK_TAG
+from vlmkit.book.course import COURSE_FILE, course_table, fill_course
+from vlmkit.book.exercises import CHECK_TAG
+from vlmkit.book.runner import book_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = book_notebooks()
@@ -91,7 +91,7 @@ def test_glossary_explains_the_books_terms_and_points_to_existing_notebooks():
 
 def test_course_plan_is_generated_from_the_reference_runs_and_lists_every_notebook():
     text = (ROOT / COURSE_FILE).read_text()
-    assert fill_course(text) == text  # else: python -m vlmkit.course --update
+    assert fill_course(text) == text  # else: python -m vlmkit.book.course --update
     block = text.split("<!-- course-plan:start -->")[1].split("<!-- course-plan:end -->")[0]
     for path in NOTEBOOKS:
         assert f"(../notebooks/{path.name})" in block and f"(../exercises/{path.name})" in block, path.name

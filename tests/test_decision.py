@@ -1,4 +1,4 @@
-"""The two decision trees: the seed's advice as a function, and ``decide`` from the planner and the book's records.
+"""The two decision trees: the seed's advice as a function, and ``recommend_precision`` from the planner and the book's records.
 
 Fast: the 8B plans come from the meta device (no weights); the speeds come from the committed H200 records.
 """
@@ -12,21 +12,20 @@ from pathlib import Path
 import pytest
 
 import vlmkit
-from vlmkit.cards import CARD_SIZES_GIB
-from vlmkit.decision import (
+from vlmkit.core.formatting import GIB
+from vlmkit.errors import ConfigurationError
+from vlmkit.measure.records import load_records
+from vlmkit.planning.cards import CARD_SIZES_GIB
+from vlmkit.planning.explorer import explorer_view
+from vlmkit.planning.planner import plan_memory, reference_cuda_context_bytes
+from vlmkit.planning.recommend import (
     CANDIDATES,
     COMPILED_VARIANT,
     EAGER_VARIANT,
-    SEED_CARD_ADVICE,
     Recommendation,
-    decide,
-    explorer_view,
-    seed_tree,
+    recommend_precision,
 )
-from vlmkit.errors import ConfigurationError
-from vlmkit.memory import GIB
-from vlmkit.planner import plan_memory, reference_cuda_context_bytes
-from vlmkit.records import load_records
+from vlmkit.planning.seed_tree import SEED_CARD_ADVICE, seed_tree
 
 REPO = Path(__file__).resolve().parents[1]
 H200 = REPO / "reference" / "nvidia-h200"
@@ -54,8 +53,9 @@ def measured_speed_vs_bf16(results: Path) -> dict[str, float]:
 
 
 def test_exported_from_vlmkit():
-    assert vlmkit.decide is decide and vlmkit.seed_tree is seed_tree and vlmkit.Recommendation is Recommendation
-    assert {"decide", "seed_tree", "Recommendation"} <= set(vlmkit.__all__)
+    assert vlmkit.recommend_precision is recommend_precision and vlmkit.seed_tree is seed_tree
+    assert vlmkit.Recommendation is Recommendation
+    assert {"recommend_precision", "seed_tree", "Recommendation"} <= set(vlmkit.__all__)
 
 
 @pytest.mark.parametrize("row", SEED_CARD_ADVICE, ids=lambda r: f"{r.card}-{r.vram_gib:g}GB")
@@ -77,7 +77,7 @@ def test_seed_tree_follows_the_seeds_sentences():
 @pytest.mark.parametrize("priority", ("speed", "memory", "quality"))
 @pytest.mark.parametrize(("image_size", "batch_size", "models"), [(448, 1, 1), (1344, 4, 1), (448, 1, 2)])
 def test_decide_never_picks_what_the_planner_says_will_not_fit(card, priority, image_size, batch_size, models):
-    rec = decide(MODEL, card, image_size=image_size, batch_size=batch_size, models=models, priority=priority)
+    rec = recommend_precision(MODEL, card, image_size=image_size, batch_size=batch_size, models=models, priority=priority)
     expected = {p: need(p, image_size=image_size, batch_size=batch_size, models=models) for p in CANDIDATES}
     assert rec.needs == expected and rec.card_bytes == card * GIB
     fitting = [p for p in CANDIDATES if expected[p] <= card * GIB]
@@ -90,18 +90,18 @@ def test_decide_never_picks_what_the_planner_says_will_not_fit(card, priority, i
 
 
 def test_large_card_by_priority():
-    assert decide(MODEL, 24, image_size=448, priority="quality").precision == "bf16"
-    assert decide(MODEL, 24, image_size=448, priority="memory").precision == "nf4"
+    assert recommend_precision(MODEL, 24, image_size=448, priority="quality").precision == "bf16"
+    assert recommend_precision(MODEL, 24, image_size=448, priority="memory").precision == "nf4"
 
 
 @pytest.mark.parametrize("priority", ("speed", "memory", "quality"))
 def test_8_gib_card_is_not_bf16(priority):
-    rec = decide(MODEL, 8, image_size=448, priority=priority)
+    rec = recommend_precision(MODEL, 8, image_size=448, priority=priority)
     assert rec.precision != "bf16" and rec.needs["bf16"] > rec.card_bytes
 
 
 def test_impossible_card_says_nothing_fits():
-    rec = decide(MODEL, 2, image_size=448)
+    rec = recommend_precision(MODEL, 2, image_size=448)
     assert rec.precision is None and not rec.fits and rec.settings == {} and rec.speed_vs_bf16 is None
     assert rec.predicted_peak_bytes == min(rec.needs.values()) > rec.card_bytes and rec.headroom_bytes < 0
     assert any(r.startswith("Nothing fits") for r in rec.reasons)
@@ -110,7 +110,7 @@ def test_impossible_card_says_nothing_fits():
 @pytest.mark.parametrize("card", (24, 16, 12, 10, 8))
 def test_speed_picks_the_fastest_that_fits_according_to_the_records(card):
     speed = measured_speed_vs_bf16(H200 / "results")
-    rec = decide(MODEL, card, image_size=448, priority="speed")
+    rec = recommend_precision(MODEL, card, image_size=448, priority="speed")
     fitting = [p for p in CANDIDATES if need(p, image_size=448) <= card * GIB]
     assert rec.precision == max(fitting, key=speed.__getitem__)
     assert rec.speed_vs_bf16 == pytest.approx(speed[rec.precision])
@@ -131,23 +131,23 @@ def test_speed_follows_the_records_not_a_fixed_order(tmp_path):
         if r["experiment"] == "model-speed" and r["precision"] == "int8":
             r["metrics"]["query_ms"] = 1.0  # make INT8 the fastest
     path.write_text(json.dumps(payload))
-    rec = decide(MODEL, 24, image_size=448, priority="speed", records_dir=tmp_path)
+    rec = recommend_precision(MODEL, 24, image_size=448, priority="speed", records_dir=tmp_path)
     assert rec.precision == "int8" and rec.speed_vs_bf16 == pytest.approx(measured_speed_vs_bf16(results)["int8"])
-    bf16 = decide(MODEL, 24, image_size=448, priority="quality", records_dir=tmp_path)
+    bf16 = recommend_precision(MODEL, 24, image_size=448, priority="quality", records_dir=tmp_path)
     assert bf16.precision == "bf16" and bf16.settings["compile"] == "none" and bf16.speed_vs_bf16 == 1.0
 
 
 def test_speed_without_speed_records_takes_the_highest_precision_that_fits(tmp_path):
     (tmp_path / "results").mkdir()
     shutil.copy(H200 / "results" / "01_loading_precisions.json", tmp_path / "results")
-    rec = decide(MODEL, 12, image_size=448, priority="speed", records_dir=tmp_path)
+    rec = recommend_precision(MODEL, 12, image_size=448, priority="speed", records_dir=tmp_path)
     fitting = [p for p in CANDIDATES if rec.needs[p] <= rec.card_bytes]
     assert rec.precision == fitting[0] and rec.speed_vs_bf16 is None
 
 
 def test_relative_records_dir_is_found_from_another_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert decide(MODEL, 12, image_size=448).precision == decide(MODEL, 12, image_size=448, records_dir=H200).precision
+    assert recommend_precision(MODEL, 12, image_size=448).precision == recommend_precision(MODEL, 12, image_size=448, records_dir=H200).precision
 
 
 @pytest.mark.parametrize("kwargs", [{"vram_gib": 0}, {"vram_gib": -8}, {"priority": "fast"}, {"models": 0},
@@ -155,7 +155,7 @@ def test_relative_records_dir_is_found_from_another_working_directory(tmp_path, 
 def test_bad_inputs_raise(kwargs):
     args = {"vram_gib": 12, "image_size": 448} | kwargs
     with pytest.raises(ConfigurationError):
-        decide(MODEL, **args)
+        recommend_precision(MODEL, **args)
 
 
 @pytest.mark.parametrize("kwargs", [{"vram_gib": 0}, {"vram_gib": 12, "models": 0}, {"vram_gib": 12, "batch_size": 0}])
@@ -169,7 +169,7 @@ def test_seed_tree_bad_inputs_raise(kwargs):
 def test_explorer_view(card, image_size, batch_size, models, priority):
     view = explorer_view(MODEL, card, image_size, batch_size, models, priority)
     rec = view["recommendation"]
-    assert rec == decide(MODEL, card, image_size=image_size, batch_size=batch_size, models=models, priority=priority)
+    assert rec == recommend_precision(MODEL, card, image_size=image_size, batch_size=batch_size, models=models, priority=priority)
     assert view["seed_pick"] == seed_tree(card, models=models, batch_size=batch_size, complex_images=image_size > 448)
     assert view["card_gib"] == card
     assert [(p, fits) for p, _, fits in view["bars"]] == [(p, rec.needs[p] <= rec.card_bytes) for p in CANDIDATES]

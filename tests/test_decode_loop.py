@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from vlmkit.decode_loop import DecodeLoop
 from vlmkit.errors import ConfigurationError
-from vlmkit.inference import VLMInference
+from vlmkit.runtime.decode_loop import DecodeLoop
+from vlmkit.runtime.inference import VLMInference
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_the_loop_picks_the_tokens_generate_picks(vlm, inputs):
 
 
 def test_the_step_compiles_as_one_graph(vlm, inputs):
-    from vlmkit.generation_variants import watch_compiles
+    from vlmkit.runtime.compilation import watch_compiles
 
     torch._dynamo.reset()  # a loop compiled by an earlier test would make this one a recompilation
     loop = DecodeLoop(vlm.model, max_tokens=128, compile_mode="default", compile_backend="eager")  # fullgraph=True
@@ -55,8 +55,8 @@ def test_bad_settings_are_refused(vlm, inputs):
 
 
 def test_every_rung_of_the_ladder_runs_and_is_placed_on_the_roofline(tiny_checkpoint):
-    from vlmkit.decode_ladder import climb, weight_bytes_per_token
-    from vlmkit.roofline import Ceilings
+    from vlmkit.bench.decode_ladder import climb, weight_bytes_per_token
+    from vlmkit.bench.roofline import Ceilings
 
     default = VLMInference(model="qwen3-vl-tiny", device="cpu")
     recipe = VLMInference(model="qwen3-vl-tiny", device="cpu", use_compile=True, use_flash_attention=True)
@@ -81,8 +81,8 @@ def test_every_rung_of_the_ladder_runs_and_is_placed_on_the_roofline(tiny_checkp
 
 
 def test_a_quantized_recipe_says_nothing_was_compiled(tiny_checkpoint):
-    from vlmkit.decode_ladder import generate_rung
-    from vlmkit.roofline import Ceilings
+    from vlmkit.bench.decode_ladder import generate_rung
+    from vlmkit.bench.roofline import Ceilings
 
     vlm = VLMInference(model="qwen3-vl-tiny", device="cpu", load_in_8bit=True, use_compile=True)
     rung = generate_rung("int8 recipe", vlm, Ceilings(bandwidth=1e10, flops=1e11, dtype="bfloat16"), image_size=64,

@@ -1,7 +1,7 @@
 import torch
 
-from vlmkit.device import device_slug
-from vlmkit.environment import capability_report, probe_sdpa_backends
+from vlmkit.core.device import device_slug
+from vlmkit.runtime.environment import capability_report, probe_sdpa_backends
 
 
 def test_capability_report_on_cpu():
@@ -24,7 +24,7 @@ def test_device_slug():
 
 
 def test_flash_attn_usability_is_transformers_answer(monkeypatch):
-    from vlmkit import attention
+    from vlmkit.models import attention_backends as attention
 
     cuda = torch.device("cuda")  # a device object only: nothing runs on it
     for answer, expected in ((False, "is_flash_attn_2_available() is False"), (True, None)):
@@ -38,7 +38,7 @@ def test_flash_attn_usability_is_transformers_answer(monkeypatch):
 
 
 def test_versions_table_reads_without_nan_or_a_phantom_gpu():
-    from vlmkit.environment import readable_versions
+    from vlmkit.runtime.environment import readable_versions
 
     raw = {"torch": "2.14.1", "flash-attn": None, "cuda": "13.0"}
     assert readable_versions(raw, gpu_present=False) == {

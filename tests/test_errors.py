@@ -8,12 +8,12 @@ import torch
 from PIL import Image
 
 from vlmkit import errors
-from vlmkit.attention import choose_attention
-from vlmkit.device import bitsandbytes_backend, resolve_device
-from vlmkit.images import check_pixel_budget, visual_tokens
-from vlmkit.inference import VLMInference
-from vlmkit.loading import LoadedModel, load_model, resolve_source
-from vlmkit.precision import precision_from_flags
+from vlmkit.core.device import bitsandbytes_backend, resolve_device
+from vlmkit.models.attention_backends import choose_attention
+from vlmkit.models.images import check_pixel_budget, visual_tokens
+from vlmkit.models.loading import LoadedModel, load_model, resolve_source
+from vlmkit.models.precisions import precision_from_flags
+from vlmkit.runtime.inference import VLMInference
 
 CPU = torch.device("cpu")
 
@@ -89,7 +89,7 @@ def test_flash_attention_falls_back_and_says_so():
 @pytest.mark.parametrize(("fa2", "fa4", "used"), [(True, True, "flash_attention_2"), (False, True, "flash_attention_4"),
                                                   (False, False, "sdpa")])
 def test_use_flash_attention_prefers_flash_attn_2_then_4_then_sdpa(monkeypatch, fa2, fa4, used):
-    from vlmkit import attention
+    from vlmkit.models import attention_backends as attention
 
     for implementation, label, answer in (("flash_attention_2", "flash-attn 2 package", fa2),
                                           ("flash_attention_4", "flash-attn 4 package", fa4)):

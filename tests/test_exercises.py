@@ -28,8 +28,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
-from vlmkit import exercises
-from vlmkit.book import book_notebooks
+from vlmkit.book import exercises
+from vlmkit.book.runner import book_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 EXERCISES = ROOT / "exercises"

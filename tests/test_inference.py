@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from vlmkit.errors import ConfigurationError
-from vlmkit.inference import VLMInference
+from vlmkit.runtime.inference import VLMInference
 
 
 @pytest.mark.parametrize("flags", [{}, {"load_in_8bit": True}, {"load_in_4bit": True}])
@@ -92,11 +92,11 @@ def test_use_compile_on_a_model_transformers_will_not_compile(loaded_by_precisio
 
 
 def test_an_uncompiled_generate_is_explained_by_what_transformers_says(loaded_by_precision):
-    from vlmkit.generation_variants import CompileActivity, why_nothing_compiled
+    from vlmkit.runtime.compilation import CompileActivity, why_nothing_compiled
 
     bf16 = VLMInference.from_loaded(loaded_by_precision("bf16"))
     nf4 = VLMInference.from_loaded(loaded_by_precision("nf4"))
-    assert why_nothing_compiled(bf16, CompileActivity(graphs=3)) is None
-    assert why_nothing_compiled(bf16, CompileActivity()).endswith("on cpu (observed: 0 graphs)")
+    assert why_nothing_compiled(bf16.model, CompileActivity(graphs=3)) is None
+    assert why_nothing_compiled(bf16.model, CompileActivity()).endswith("on cpu (observed: 0 graphs)")
     assert nf4.model.hf_quantizer.is_compileable is False  # transformers' own statement, quoted by the reason
-    assert "Bnb4BitHfQuantizer says is_compileable=False" in why_nothing_compiled(nf4, CompileActivity())
+    assert "Bnb4BitHfQuantizer says is_compileable=False" in why_nothing_compiled(nf4.model, CompileActivity())

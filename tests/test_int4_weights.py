@@ -7,8 +7,13 @@ import pytest
 import torch
 
 from vlmkit.errors import BackendUnavailableError
-from vlmkit.footprint import measure_footprint
-from vlmkit.int4_weights import INT4_GROUP_SIZE, int4_copy, int4_kernel, quantize_language_layers_int4
+from vlmkit.measure.footprint import measure_footprint
+from vlmkit.models.int4 import (
+    INT4_GROUP_SIZE,
+    int4_copy,
+    int4_kernel,
+    quantize_language_layers_int4,
+)
 
 
 def test_an_int4_copy_stays_close_to_its_bf16_layer_and_leaves_it_alone():
@@ -41,9 +46,9 @@ def test_the_kernel_is_named_per_device():
 
 
 def test_swapping_the_decoder_layers_shrinks_what_decode_reads_and_the_loop_still_answers(tiny_checkpoint):
-    from vlmkit.decode_ladder import weight_bytes_per_token
-    from vlmkit.decode_loop import DecodeLoop
-    from vlmkit.inference import VLMInference
+    from vlmkit.bench.decode_ladder import weight_bytes_per_token
+    from vlmkit.runtime.decode_loop import DecodeLoop
+    from vlmkit.runtime.inference import VLMInference
 
     vlm = VLMInference(model="qwen3-vl-tiny", device="cpu")
     layers = vlm.model.model.language_model.layers

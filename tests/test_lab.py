@@ -8,9 +8,15 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from vlmkit.lab import (KERNEL_DISPLAY_NAME, KERNELSPEC, filter_python, install_notebook_filter, lab_command,
-                        register_kernel)
-from vlmkit.records import CHECKOUT
+from vlmkit.book.lab import (
+    KERNEL_DISPLAY_NAME,
+    KERNELSPEC,
+    filter_python,
+    install_notebook_filter,
+    lab_command,
+    register_kernel,
+)
+from vlmkit.measure.records import CHECKOUT
 
 
 def _git(repo: Path, *args: str) -> str:

@@ -3,10 +3,10 @@ import pytest
 import torch
 from torch import nn
 
-from vlmkit.precision import ALL_PRECISIONS, PRECISIONS
+from vlmkit.models.precisions import PRECISION_NAMES, PRECISIONS
 
 
-@pytest.mark.parametrize("precision", ALL_PRECISIONS)
+@pytest.mark.parametrize("precision", PRECISION_NAMES)
 def test_every_precision_loads_with_the_right_layers(loaded_by_precision, precision):
     loaded = loaded_by_precision(precision)
     prec, model, report = PRECISIONS[precision], loaded.model, loaded.report
@@ -81,8 +81,8 @@ def test_report_serialises(loaded_by_precision):
 
 
 def test_int8_constants_are_still_counted_after_a_forward(tiny_checkpoint, image):
-    from vlmkit.footprint import measure_footprint
-    from vlmkit.inference import VLMInference
+    from vlmkit.measure.footprint import measure_footprint
+    from vlmkit.runtime.inference import VLMInference
 
     vlm = VLMInference(model="qwen3-vl-tiny", device="cpu", load_in_8bit=True)
     before = measure_footprint(vlm.model).bytes_of_kind("quantization constants")
@@ -95,7 +95,7 @@ def _h200_run_as(tmp_path, with_context: bool):
     import json
     from pathlib import Path
 
-    from vlmkit.records import latest_run
+    from vlmkit.measure.records import latest_run
 
     source = Path(__file__).resolve().parent.parent / "reference" / "nvidia-h200" / "results" / "01_loading_precisions.json"
     records = [r for r in latest_run(json.loads(source.read_text())["records"]) if r["experiment"] == "load"]
@@ -119,8 +119,9 @@ def _h200_run_as(tmp_path, with_context: bool):
 
 
 def test_memory_table_is_in_gib_counts_the_cuda_context_and_refuses_records_without_it(tmp_path):
-    from vlmkit.memory import GIB, card_need_bytes
-    from vlmkit.report import memory_table
+    from vlmkit.book.readme_tables import memory_table
+    from vlmkit.core.formatting import GIB
+    from vlmkit.measure.memory import card_need_bytes
 
     _h200_run_as(tmp_path / "old", with_context=False)
     with pytest.raises(ValueError, match="missing: the cuda-context record, outside_allocator_bytes.*claim_gib.*re-run"):
@@ -139,7 +140,8 @@ def test_memory_table_is_in_gib_counts_the_cuda_context_and_refuses_records_with
 
 
 def test_card_need_is_the_higher_peak_plus_what_lies_outside_the_allocator():
-    from vlmkit.memory import card_need_bytes, human_binary_bytes
+    from vlmkit.core.formatting import human_binary_bytes
+    from vlmkit.measure.memory import card_need_bytes
 
     assert card_need_bytes(load_peak=10, weights=8, call_peak=1, outside_allocator=5) == 15
     assert card_need_bytes(load_peak=8, weights=8, call_peak=3, outside_allocator=5) == 16

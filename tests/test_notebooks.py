@@ -1,15 +1,18 @@
 """The notebooks as programs: papermill runs with injected parameters, and the book runner."""
 
-from pathlib import Path
 
 import nbformat
 import papermill
-import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from vlmkit.book import NOTEBOOK_DIR, book_notebooks, notebook_needs, run_book
-from vlmkit.lab import KERNEL_DISPLAY_NAME, KERNELSPEC, STRIP_OPTIONS
-from vlmkit.records import load_records
+from vlmkit.book.lab import KERNEL_DISPLAY_NAME, KERNELSPEC, STRIP_OPTIONS
+from vlmkit.book.runner import (
+    NOTEBOOK_DIR,
+    book_notebooks,
+    notebook_needs,
+    run_book,
+)
+from vlmkit.measure.records import load_records
 
 
 def test_every_notebook_is_a_clean_source_with_one_parameters_cell():
@@ -19,7 +22,7 @@ def test_every_notebook_is_a_clean_source_with_one_parameters_cell():
         nb = nbformat.read(path, as_version=4)
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, path
-        # what JupyterLab's save writes: the nbstripout filter (vlmkit.lab) strips it on git add
+        # what JupyterLab's save writes: the nbstripout filter (vlmkit.book.lab) strips it on git add
         stripped = "run `git add` in a clone set up by make (nbstripout filter), or `nbstripout " + STRIP_OPTIONS + "`"
         assert all(not c.get("outputs") and c.get("execution_count") is None
                    for c in nb.cells if c.cell_type == "code"), f"{path.name} has outputs: {stripped}"
@@ -63,7 +66,7 @@ def test_book_runner_keeps_going_and_loses_nothing(tmp_path):
     notebooks.mkdir()
     good = new_notebook(cells=[
         new_code_cell('DEVICE = "auto"', metadata={"tags": ["parameters"]}),
-        new_code_cell('from vlmkit.records import ResultsStore\n'
+        new_code_cell('from vlmkit.measure.records import ResultsStore\n'
                       'ResultsStore("00_good").record("x", model=None, precision=None, shapes={}, repeats=1, metrics={"v": 1})'),
     ])
     bad = new_notebook(cells=[new_code_cell('DEVICE = "auto"', metadata={"tags": ["parameters"]}),

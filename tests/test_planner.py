@@ -14,14 +14,18 @@ import torch
 
 import vlmkit
 from vlmkit.errors import ConfigurationError, UnknownModelError
-from vlmkit.footprint import SAME_BYTES_AS
-from vlmkit.inference import VLMInference
-from vlmkit.kv_cache import kv_cache_bytes
-from vlmkit.loading import load_model
-from vlmkit.planner import compare_with_records, plan_memory, reference_cuda_context_bytes
-from vlmkit.precision import ALL_PRECISIONS, PRECISIONS
-from vlmkit.records import load_records
-from vlmkit.registry import get_spec
+from vlmkit.measure.footprint import SAME_BYTES_AS
+from vlmkit.measure.records import load_records
+from vlmkit.models.architectures import get_spec
+from vlmkit.models.loading import load_model
+from vlmkit.models.precisions import PRECISION_NAMES, PRECISIONS
+from vlmkit.planning.planner import (
+    compare_with_records,
+    plan_memory,
+    reference_cuda_context_bytes,
+)
+from vlmkit.runtime.inference import VLMInference
+from vlmkit.runtime.kv_cache import kv_cache_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 H200 = REPO / "reference" / "nvidia-h200" / "results"
@@ -56,10 +60,10 @@ def test_exported_from_vlmkit():
 
 @pytest.fixture(scope="module")
 def tiny_plans() -> dict[str, vlmkit.MemoryPlan]:
-    return {p: plan_memory("qwen3-vl-tiny", p, image_size=64, device="cpu") for p in ALL_PRECISIONS}
+    return {p: plan_memory("qwen3-vl-tiny", p, image_size=64, device="cpu") for p in PRECISION_NAMES}
 
 
-@pytest.mark.parametrize("precision", ALL_PRECISIONS)
+@pytest.mark.parametrize("precision", PRECISION_NAMES)
 def test_tiny_weights_are_the_loaded_bytes(loaded_by_precision, tiny_plans, precision):
     measured = loaded_by_precision(precision).report.weights
     plan = tiny_plans[precision]
@@ -123,7 +127,7 @@ def test_h200_weights_are_the_measured_bytes(h200_loads):
         plan = plan_memory(r["model"], r["precision"], image_size=448, device="cuda")
         assert plan.weights_by == load["weights"]["bytes_by"], r["precision"]
         assert abs(error(plan.weights_bytes, load["memory"]["retained_bytes"])) < WEIGHTS_GOAL, r["precision"]
-        for other in ALL_PRECISIONS:  # a plan of another width misses the measurement by more than the goal
+        for other in PRECISION_NAMES:  # a plan of another width misses the measurement by more than the goal
             if PRECISIONS[other].bits != PRECISIONS[r["precision"]].bits:
                 wrong = plan_memory(r["model"], other, image_size=448, device="cuda").weights_bytes
                 assert abs(error(wrong, load["memory"]["retained_bytes"])) > WEIGHTS_GOAL, (r["precision"], other)

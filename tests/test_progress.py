@@ -4,7 +4,7 @@ import pytest
 from tqdm.std import tqdm
 from transformers.utils import logging as hf_logging
 
-from vlmkit.progress import TEXT_PROGRESS_ENV, progress, quiet_libraries
+from vlmkit.core.progress import TEXT_PROGRESS_ENV, progress, quiet_libraries
 
 
 @pytest.fixture

@@ -3,8 +3,14 @@ import random
 import pytest
 import torch
 
-from vlmkit.claims import verdict
-from vlmkit.quality import every_kth_of_each_family, logit_fidelity, majority_baseline, mcnemar_exact, paired_accuracy
+from vlmkit.verdicts.quality import (
+    every_kth_of_each_family,
+    logit_fidelity,
+    majority_baseline,
+    mcnemar_exact,
+    paired_accuracy,
+)
+from vlmkit.verdicts.rules import verdict
 
 
 def test_majority_baseline():
@@ -111,7 +117,7 @@ def _quality_run(tmp_path, paired: bool) -> None:
     """A notebook-02 results file: BF16 and NF4 accuracy, with paired-accuracy records or (as before them) a Wilson claim."""
     import json
 
-    from vlmkit.records import provenance
+    from vlmkit.measure.records import provenance
 
     def rec(experiment, precision, metrics, shapes):
         return {"schema": 1, "notebook": "02_quality", "experiment": experiment, "run_id": "r", "model": "m",
@@ -135,7 +141,7 @@ def _quality_run(tmp_path, paired: bool) -> None:
 
 
 def test_quality_table_shows_the_paired_comparison_and_refuses_records_without_it(tmp_path):
-    from vlmkit.report import quality_table
+    from vlmkit.book.readme_tables import quality_table
 
     _quality_run(tmp_path / "old", paired=False)
     with pytest.raises(ValueError, match="missing: paired-accuracy records for nf4.*re-run"):

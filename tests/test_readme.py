@@ -3,9 +3,9 @@
 import json
 from pathlib import Path
 
-from vlmkit.claims import SEED_SPEED_CLAIMS
-from vlmkit.records import latest_run, load_records
-from vlmkit.report import fill_readme
+from vlmkit.book.readme_tables import fill_readme
+from vlmkit.measure.records import latest_run, load_records
+from vlmkit.verdicts.claims import SEED_SPEED_CLAIMS
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "reference" / "nvidia-h200"
@@ -13,7 +13,7 @@ REFERENCE = ROOT / "reference" / "nvidia-h200"
 
 def test_readme_tables_match_the_reference_results():
     readme = (ROOT / "README.md").read_text()
-    assert fill_readme(readme, ROOT) == readme  # else: python -m vlmkit.report --update-readme
+    assert fill_readme(readme, ROOT) == readme  # else: python -m vlmkit.book.readme_tables --update-readme
 
 
 def test_readme_quotes_the_committed_models_accuracy():

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from vlmkit import records
-from vlmkit.records import ResultsStore, latest_run, load_records
+from vlmkit.measure import records
+from vlmkit.measure.records import ResultsStore, latest_run, load_records
 
 
 def make(tmp_path, **kw):
@@ -64,7 +64,7 @@ def test_results_are_plain_json(tmp_path):
 
 
 def test_results_go_to_the_projects_build_folder_from_any_working_directory(monkeypatch, tmp_path):
-    from vlmkit.records import PROJECT_ROOT, default_results_dir
+    from vlmkit.measure.records import PROJECT_ROOT, default_results_dir
 
     monkeypatch.delenv("VLMKIT_RESULTS_DIR", raising=False)
     monkeypatch.chdir(tmp_path)  # e.g. a kernel started in notebooks/
@@ -74,7 +74,7 @@ def test_results_go_to_the_projects_build_folder_from_any_working_directory(monk
 
 
 def test_experiment_records_are_the_latest_runs_of_one_experiment(tmp_path):
-    from vlmkit.records import experiment_records
+    from vlmkit.measure.records import experiment_records
 
     assert experiment_records(tmp_path, "00_x", "a") == []  # no file yet: nothing, not an error
     for run in ("old", "new"):

@@ -8,7 +8,12 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from vlmkit.reference_status import clear_current_marks, mark_stale, reference_status, run_table
+from vlmkit.book.reference_status import (
+    clear_current_marks,
+    mark_stale,
+    reference_status,
+    run_table,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = sorted(p for p in (ROOT / "reference").iterdir() if (p / "run.json").exists())
@@ -19,7 +24,7 @@ def test_every_reference_notebook_matches_its_source_or_is_marked_stale(run_dir)
     statuses = reference_status(run_dir)
     assert statuses, run_dir
     bad = [f"{s.notebook}: {s.describe()}" for s in statuses if not s.consistent]
-    assert not bad, ("re-run them on their device, or python -m vlmkit.reference_status --mark "
+    assert not bad, ("re-run them on their device, or python -m vlmkit.book.reference_status --mark "
                      f"{run_dir.relative_to(ROOT)} NN --reason '...': {bad}")
 
 

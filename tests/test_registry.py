@@ -1,7 +1,12 @@
 import pytest
 
 from vlmkit.errors import UnknownModelError
-from vlmkit.registry import QWEN_SPECIAL_TOKENS, REGISTRY, count_parameters, get_spec
+from vlmkit.models.architectures import (
+    QWEN_SPECIAL_TOKENS,
+    REGISTRY,
+    count_parameters,
+    get_spec,
+)
 
 
 def test_8b_config_is_the_published_one():

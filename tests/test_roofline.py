@@ -1,8 +1,14 @@
 import pytest
 import torch
 
-from vlmkit.precision import PRECISIONS
-from vlmkit.roofline import Ceilings, classify_phase, linear_cost, measure_ceilings, weight_bytes
+from vlmkit.bench.roofline import (
+    Ceilings,
+    classify_phase,
+    linear_cost,
+    measure_ceilings,
+    weight_bytes,
+)
+from vlmkit.models.precisions import PRECISIONS
 
 
 def test_weight_bytes_per_precision():

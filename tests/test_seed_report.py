@@ -5,7 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from vlmkit.seed_report import NOT_TESTABLE_HERE, SLOWER_CLAIM, seed_statement_table, seed_statements
+from vlmkit.verdicts.statements import (
+    NOT_TESTABLE_HERE,
+    SLOWER_CLAIM,
+    seed_statement_table,
+    seed_statements,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MEASURED_VERDICTS = ("holds", "refuted", "partly", "below", "above", "inconclusive")
@@ -106,7 +111,7 @@ def test_int4_on_the_compiled_loop_is_a_supporting_row_and_a_cpu_run_judges_noth
 
 
 def test_the_decode_table_has_a_row_per_rung_and_marks_a_failed_one(tmp_path):
-    from vlmkit.report import decode_table
+    from vlmkit.book.readme_tables import decode_table
 
     h200 = decode_table(ROOT / "reference" / "nvidia-h200")
     rungs = [line for line in h200.splitlines() if line.startswith("| 09 ") or line.startswith("| 10 ")]

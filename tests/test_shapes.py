@@ -1,7 +1,16 @@
 import json
 
-from vlmkit.shapes import (FAMILIES, IMAGE_SIZE, candidate_questions, load_split, make_split, render, save_split,
-                           standard_splits, vocabulary)
+from vlmkit.tiny.shapes import (
+    FAMILIES,
+    IMAGE_SIZE,
+    candidate_questions,
+    load_split,
+    make_split,
+    render,
+    save_split,
+    standard_splits,
+    vocabulary,
+)
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
@@ -45,7 +54,7 @@ def test_rendered_image_has_the_shape_colours():
     ex = make_split("test", 1, seed=0)[0]
     img = render(ex.scene)
     assert img.size == (IMAGE_SIZE, IMAGE_SIZE)
-    from vlmkit.shapes import COLOURS
+    from vlmkit.tiny.shapes import COLOURS
 
     present = {c for c in img.getdata()}
     assert {COLOURS[o.colour] for o in ex.scene.shapes} <= present

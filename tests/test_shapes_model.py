@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from vlmkit.inference import VLMInference
-from vlmkit.loading import load_model
-from vlmkit.precision import ALL_PRECISIONS
-from vlmkit.quality import CPU_DEFAULT_PRECISIONS, evaluate, majority_baseline
-from vlmkit.shapes import load_split
-from vlmkit.training import TARGET_ACCURACY
+from vlmkit.models.loading import load_model
+from vlmkit.models.precisions import PRECISION_NAMES
+from vlmkit.runtime.inference import VLMInference
+from vlmkit.tiny.shapes import load_split
+from vlmkit.tiny.training import TARGET_ACCURACY
+from vlmkit.verdicts.quality import CPU_DEFAULT_PRECISIONS, evaluate, majority_baseline
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "data" / "shapes-model"
@@ -99,7 +99,7 @@ def test_the_card_check_fails_on_a_wrong_card_or_a_broken_model(rows):
                               questions)
 
 
-@pytest.mark.parametrize("precision", [p for p in ALL_PRECISIONS if p not in CPU_DEFAULT_PRECISIONS])
+@pytest.mark.parametrize("precision", [p for p in PRECISION_NAMES if p not in CPU_DEFAULT_PRECISIONS])
 def test_every_other_precision_loads_and_answers(rows, precision):
     vlm = VLMInference.from_loaded(load_model(str(MODEL), precision, device="cpu"))
     sample = rows[:: len(rows) // 16][:16]

@@ -7,8 +7,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from vlmkit.book import book_notebooks
-from vlmkit.site import broken_links, build_site, map_links, reference_runs, site_target
+from vlmkit.book.runner import book_notebooks
+from vlmkit.book.site import (
+    broken_links,
+    build_site,
+    map_links,
+    site_runs,
+    site_target,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 # myst-parser still reads Sphinx's deprecated resolver.app, once per link: noise, not a finding of this book
@@ -27,7 +33,7 @@ def _pngs(notebook: Path) -> int:
 
 
 def test_every_reference_notebook_has_a_page_with_its_plots(site):
-    runs = reference_runs(ROOT / "reference")
+    runs = site_runs(ROOT / "reference")
     assert [r.name for r in runs][:1] == ["nvidia-h200"] and len(runs) >= 2
     pages = 0
     for run in runs:

@@ -5,11 +5,19 @@ import math
 import pytest
 import torch
 
-from vlmkit.claims import SEED_MECHANISM_CLAIMS, SEED_SPEED_CLAIMS
+from vlmkit.bench.query import standard_query
 from vlmkit.errors import BackendUnavailableError
-from vlmkit.speed import (book_query, current_verdict, judge_speed_claim, mechanism_claim, speed_verdict, speedup,
-                          speedup_of_medians, unmeasured_claim, verdict_rows)
-from vlmkit.timing import TimingStats
+from vlmkit.measure.speedup import speedup, speedup_of_medians
+from vlmkit.measure.timing import TimingStats
+from vlmkit.verdicts.claims import SEED_MECHANISM_CLAIMS, SEED_SPEED_CLAIMS
+from vlmkit.verdicts.rules import (
+    current_verdict,
+    judge_speed_claim,
+    mechanism_claim,
+    speed_verdict,
+    unmeasured_claim,
+    verdict_rows,
+)
 
 CPU = torch.device("cpu")
 
@@ -72,15 +80,15 @@ def test_roles_and_mechanism_verdicts_are_checked():
 
 
 def test_the_book_query_is_the_seeds_setup_per_device():
-    cuda, cpu = book_query("cuda"), book_query("cpu")
+    cuda, cpu = standard_query("cuda"), standard_query("cpu")
     assert (cuda.image_size, cuda.new_tokens) == (448, 32) and cpu.image_size < cuda.image_size
     assert cuda.describe() == "448 px image, 32-token answer"
 
 
 @pytest.mark.parametrize("precision", ["bf16", "int8", "int8-t0", "nf4", "fp4", "nf4-dq"])
 def test_every_linear_precision_computes_close_to_bf16_and_dequantizes(precision):
-    from vlmkit.linear_bench import activations, dequantize_weight, make_linear
-    from vlmkit.precision import get_precision
+    from vlmkit.bench.linear_layers import activations, dequantize_weight, make_linear
+    from vlmkit.models.precisions import get_precision
 
     ref = make_linear(get_precision("bf16"), 128, 64, CPU)
     layer = make_linear(get_precision(precision), 128, 64, CPU)
@@ -95,8 +103,8 @@ def test_every_linear_precision_computes_close_to_bf16_and_dequantizes(precision
 
 
 def test_follow_up_without_cache_answers_the_same_turn_and_reencodes(tiny_checkpoint):
-    from vlmkit.inference import VLMInference
-    from vlmkit.kv_cache import follow_up_both_ways, kv_cache_bytes
+    from vlmkit.runtime.inference import VLMInference
+    from vlmkit.runtime.kv_cache import follow_up_both_ways, kv_cache_bytes
 
     vlm = VLMInference(model="qwen3-vl-tiny", device="cpu")
     image = (torch.rand(64, 64, 3) * 255).to(torch.uint8).numpy()
@@ -112,8 +120,8 @@ def test_follow_up_without_cache_answers_the_same_turn_and_reencodes(tiny_checkp
 
 
 def test_cpu_only_switches_refuse_clearly():
-    from vlmkit.profiling import device_busy_seconds
-    from vlmkit.transfers import time_copy
+    from vlmkit.measure.profiler import device_busy_seconds
+    from vlmkit.runtime.transfers import time_copy
 
     with pytest.raises(BackendUnavailableError, match="CUDA"):
         time_copy({"x": torch.zeros(4)}, CPU, pinned=True)
@@ -122,9 +130,13 @@ def test_cpu_only_switches_refuse_clearly():
 
 
 def test_attention_and_compile_variants_say_what_cannot_run_here(tiny_checkpoint):
-    from vlmkit.attention import attention, attention_variants, time_vision_tower
-    from vlmkit.generation_variants import VARIANTS, EagerForwards, use_variant
-    from vlmkit.inference import VLMInference
+    from vlmkit.runtime.attention import (
+        attention_variants,
+        time_vision_tower,
+        using_attention,
+    )
+    from vlmkit.runtime.generation_variants import VARIANTS, EagerForwards, use_variant
+    from vlmkit.runtime.inference import VLMInference
 
     variants, left_out = attention_variants(CPU)
     assert [v.name for v in variants[:2]] == ["eager", "sdpa (PyTorch picks)"]
@@ -132,7 +144,7 @@ def test_attention_and_compile_variants_say_what_cannot_run_here(tiny_checkpoint
     assert all("CUDA" in reason for reason in left_out.values())
     vlm = VLMInference(model="qwen3-vl-tiny", device="cpu")
     inputs = vlm.encode([(torch.rand(64, 64, 3) * 255).to(torch.uint8).numpy()], ["what?"])
-    with attention(vlm, variants[0]):
+    with using_attention(vlm, variants[0]):
         assert vlm.model.config._attn_implementation == "eager"
         t = time_vision_tower(vlm, inputs, warmup=0, repeats=2)
     assert vlm.model.config._attn_implementation == "sdpa" and len(t.samples) == 2 and t.median > 0
@@ -151,7 +163,7 @@ def test_attention_and_compile_variants_say_what_cannot_run_here(tiny_checkpoint
 def test_compile_watch_observes_graphs_and_recompile_reasons():
     import torch._dynamo
 
-    from vlmkit.generation_variants import watch_compiles
+    from vlmkit.runtime.compilation import watch_compiles
 
     torch._dynamo.reset()
     compiled = torch.compile(lambda x, n: x * n, backend="eager")
@@ -169,7 +181,7 @@ def test_compile_watch_observes_graphs_and_recompile_reasons():
 
 
 def test_interleaved_timing_alternates_the_variants():
-    from vlmkit.timing import time_interleaved
+    from vlmkit.measure.timing import time_interleaved
 
     order = []
     stats = time_interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, CPU,
@@ -183,7 +195,7 @@ def test_interleaved_timing_alternates_the_variants():
 def test_fresh_compile_cache_is_an_empty_directory_only_while_a_variant_runs():
     import os
 
-    from vlmkit.generation_variants import compile_cache
+    from vlmkit.runtime.compilation import compile_cache
 
     before = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
     with compile_cache("fresh"):
@@ -200,7 +212,7 @@ def test_fresh_compile_cache_is_an_empty_directory_only_while_a_variant_runs():
 def test_kernel_refusals_keep_pytorchs_reasons_once_and_drop_empty_headers():
     import warnings
 
-    from vlmkit.attention import kernel_refusals
+    from vlmkit.runtime.attention import kernel_refusals
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -227,7 +239,7 @@ def test_readable_log_axis_labels_plain_numbers_and_no_minor_powers():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from vlmkit.display import readable_log_axis
+    from vlmkit.core.formatting import readable_log_axis
 
     fig, (a, b) = plt.subplots(1, 2)
     a.plot([196, 3136], [1, 2]); a.set_xscale("log"); readable_log_axis(a.xaxis, [196, 784, 3136])

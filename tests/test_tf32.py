@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from vlmkit.tf32 import tf32, tf32_switches, time_tf32_off_on
+from vlmkit.runtime.tf32 import tf32, tf32_switches, time_tf32_off_on
 
 CPU = torch.device("cpu")
 

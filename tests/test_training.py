@@ -2,8 +2,8 @@
 
 import json
 
-from vlmkit.inference import VLMInference
-from vlmkit.training import TrainConfig, train_shapes_model
+from vlmkit.runtime.inference import VLMInference
+from vlmkit.tiny.training import TrainConfig, train_shapes_model
 
 
 def test_a_short_training_run_learns_saves_and_continues_from_its_checkpoint(tmp_path):
@@ -24,7 +24,7 @@ def test_a_short_training_run_learns_saves_and_continues_from_its_checkpoint(tmp
     assert json.loads((tmp_path / "b" / "vlmkit_checkpoint.json").read_text())["train_config"]["init_from"]
 
     vlm = VLMInference(model=str(tmp_path / "b"), device="cpu", load_in_4bit=True)  # what it saved loads and answers
-    from vlmkit.shapes import make_split, render
+    from vlmkit.tiny.shapes import make_split, render
 
     ex = make_split("test", 2, seed=0, questions_per_image=1)
     answers = vlm.ask_batch([render(e.scene) for e in ex], [e.questions[0].text for e in ex], max_new_tokens=3)
@@ -35,11 +35,14 @@ def test_equal_images_attention_gives_the_loss_of_plain_sdpa():
     import torch
     from transformers import Qwen3VLForConditionalGeneration
 
-    from vlmkit.processor import build_processor
-    from vlmkit.registry import get_spec
-    from vlmkit.shapes import make_split, vocabulary
-    from vlmkit.training import _batch, build_tensors
-    from vlmkit.attention import EQUAL_IMAGES_ATTENTION, set_vision_attention
+    from vlmkit.models.architectures import get_spec
+    from vlmkit.models.attention_backends import (
+        EQUAL_IMAGES_ATTENTION,
+        set_vision_attention,
+    )
+    from vlmkit.models.processor import build_processor
+    from vlmkit.tiny.shapes import make_split, vocabulary
+    from vlmkit.tiny.training import _batch, build_tensors
 
     spec = get_spec("qwen3-vl-tiny")
     data = build_tensors(make_split("train", 12, seed=3, with_caption=True), build_processor(spec, words=vocabulary()))
@@ -59,7 +62,7 @@ def test_equal_images_attention_refuses_images_of_different_sizes():
     import pytest
     import torch
 
-    from vlmkit.attention import equal_images_sdpa
+    from vlmkit.models.attention_backends import equal_images_sdpa
 
     q = torch.zeros(1, 2, 10, 4)
     with pytest.raises(ValueError, match="one size"):
@@ -67,7 +70,12 @@ def test_equal_images_attention_refuses_images_of_different_sizes():
 
 
 def test_the_card_takes_its_command_from_the_manifest_and_its_step_rates_from_timings(tmp_path):
-    from vlmkit.training import command_for, measure_step_rate, record_step_rate, write_model_card
+    from vlmkit.tiny.training import (
+        command_for,
+        measure_step_rate,
+        record_step_rate,
+        write_model_card,
+    )
 
     cfg = TrainConfig(steps=3, batch_size=8, n_train_images=60, curriculum_steps=0, warmup_steps=1, eval_every=3)
     train_shapes_model(tmp_path / "m", cfg, device="cpu", progress=False)

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from vlmkit.errors import BackendUnavailableError
-from vlmkit.inference import VLMInference
-from vlmkit.transfers import copy_and_answer, time_copy
+from vlmkit.runtime.inference import VLMInference
+from vlmkit.runtime.transfers import copy_and_answer, time_copy
 
 CPU = torch.device("cpu")
 

@@ -1,0 +1,125 @@
+"""Does a VLM's answer become bandwidth bound as the language model grows? "70B+ models are bandwidth bound, 8B is
+not", measured: the same whole query on the 8B architecture and on a 72B-shaped one, each decode step placed on
+the device's measured roofline.
+
+Both models are drawn with random BF16 weights directly on the device (:func:`vlmkit.models.loading.build_on_device`), so
+nothing is written to disk. A GPU too small for all of the large model's layers gets as many as fit, and the
+result says how many: every decoder layer does the same work, so a step's share of the bandwidth does not depend on
+how many of them there are (its time does, in proportion).
+
+Taught in ``notebooks/08_decision.ipynb``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import Qwen3VLForConditionalGeneration
+
+from vlmkit.bench.roofline import Ceilings, PhaseBound, classify_phase, decode_step_work
+from vlmkit.measure.profiler import busy_per_phase
+from vlmkit.models.architectures import ArchitectureSpec
+from vlmkit.models.loading import LoadedModel
+from vlmkit.runtime.inference import VLMInference
+
+#: What is kept free besides the weights when choosing how many layers fit: activations of one query, the logits,
+#: the CUDA context and the allocator's fragmentation.
+HEADROOM_BYTES = 3 * 2**30
+
+
+def layer_bytes(spec: ArchitectureSpec) -> tuple[int, int]:
+    """BF16 bytes of one language-model decoder layer and of everything else, counted on the meta device."""
+    with torch.device("meta"):
+        model = Qwen3VLForConditionalGeneration._from_config(spec.config(), dtype=torch.bfloat16)
+    total = sum(p.numel() * p.element_size() for p in model.parameters())
+    one = sum(p.numel() * p.element_size() for p in model.model.language_model.layers[0].parameters())
+    return one, total - one * spec.text["num_hidden_layers"]
+
+
+def fitting_spec(spec: ArchitectureSpec, free_bytes: int, headroom: int = HEADROOM_BYTES) -> ArchitectureSpec:
+    """``spec`` with as many of its decoder layers as ``free_bytes`` holds besides ``headroom`` (all of them when
+    they fit); the name says how many were kept. Raises ``ValueError`` when not even one layer fits.
+
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+    one, rest = layer_bytes(spec)
+    published = spec.text["num_hidden_layers"]
+    layers = min(published, int((free_bytes - headroom - rest) // one))
+    if layers < 1:
+        raise ValueError(f"{spec.name} needs {(rest + one + headroom) / 2**30:.1f} GiB for even one decoder layer; "
+                         f"{free_bytes / 2**30:.1f} GiB are free")
+    if layers == published:
+        return spec
+    return dataclasses.replace(spec, name=f"{spec.name} ({layers} of {published} layers)",
+                               text={**spec.text, "num_hidden_layers": layers})
+
+
+@dataclass(frozen=True)
+class DecodeBound:
+    """One model's whole query and where its decode step sits on the roofline."""
+
+    model: str
+    layers: int
+    published_layers: int
+    parameters: int
+    step_flops: float
+    step_bytes: int
+    query_s: float
+    prefill_s: float
+    decode_s_per_token: float  # median over the repeats, wall clock
+    kernel_s_per_token: float | None  # the profiler's kernel time per decode token (CUDA only)
+    bound: PhaseBound  # the decode step, wall clock
+    kernels_bound: PhaseBound | None  # the decode step's kernels alone
+
+    def as_dict(self) -> dict[str, Any]:
+        """A plain dict for records."""
+        return dataclasses.asdict(self)
+
+
+def measure_decode_bound(loaded: LoadedModel, ceilings: Ceilings, *, image_size: int, new_tokens: int,
+                         repeats: int, published_layers: int | None = None) -> DecodeBound:
+    """Time ``repeats`` whole queries (after a warm-up) about a random ``image_size`` px image with fixed-length
+    ``new_tokens`` answers, profile the kernels on CUDA, and place the decode step on the roofline.
+
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+    vlm = VLMInference.from_loaded(loaded)
+    image = (np.random.default_rng(0).random((image_size, image_size, 3)) * 255).astype(np.uint8)
+
+    def ask(n: int):
+        return vlm.ask(image, "What is in the image? Describe it.", max_new_tokens=n, min_new_tokens=n)
+
+    ask(new_tokens)  # warm-up
+    calls = [ask(new_tokens).stats for _ in range(repeats)]
+    decode = float(np.median([c.decode_s_per_token for c in calls]))
+    kernel = busy_per_phase(ask, new_tokens, vlm.device).decode_s_per_token if vlm.device.type == "cuda" else None
+    weights = loaded.report.weights
+    flops, moved = decode_step_work(weights)
+    layers = loaded.model.config.text_config.num_hidden_layers
+    return DecodeBound(
+        model=loaded.report.model, layers=layers, published_layers=published_layers or layers,
+        parameters=weights.total_params, step_flops=flops, step_bytes=moved,
+        query_s=float(np.median([c.total_s for c in calls])), prefill_s=float(np.median([c.prefill_s for c in calls])),
+        decode_s_per_token=decode, kernel_s_per_token=kernel, bound=classify_phase(flops, moved, decode, ceilings),
+        kernels_bound=classify_phase(flops, moved, kernel, ceilings) if kernel else None)
+
+
+def judge_bandwidth_claim(small: DecodeBound, large: DecodeBound) -> tuple[str, str]:
+    """The verdict on "70B+ models are bandwidth bound, 8B is not" and the measured sentence behind it: holds when
+    the large model's decode is memory bound and the small one's is not; partly when only one half is right.
+
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+    large_ok = large.bound.regime == "memory bound"
+    small_ok = small.bound.regime != "memory bound"
+    verdict = "holds" if large_ok and small_ok else "partly" if large_ok or small_ok else "refuted"
+    part = ("" if large.layers == large.published_layers or f"{large.layers} of {large.published_layers}" in large.model
+            else f" ({large.layers} of its {large.published_layers} layers)")
+    text = (f"decode per token: {small.model} {1e3 * small.decode_s_per_token:.1f} ms, {small.bound.bandwidth_share:.0%} "
+            f"of the copy bandwidth ({small.bound.regime}); {large.model}{part} {1e3 * large.decode_s_per_token:.1f} ms, "
+            f"{large.bound.bandwidth_share:.0%} ({large.bound.regime})")
+    return verdict, text

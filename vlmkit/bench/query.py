@@ -1,0 +1,29 @@
+"""The book's standard query: the image size and answer length every headline speed verdict is judged on.
+
+Taught in ``notebooks/03_dequantization.ipynb``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class QuerySetup:
+    """The book's default query: one square image and a fixed-length answer (the seed's "a query of a VLM")."""
+
+    image_size: int
+    new_tokens: int
+
+    def describe(self) -> str:
+        """E.g. ``"448 px image, 32-token answer"``, for verdict rows."""
+        return f"{self.image_size} px image, {self.new_tokens}-token answer"
+
+
+def standard_query(device_type: str) -> QuerySetup:
+    """The default query every speed notebook judges its headline verdict on: 448 px and 32 answer tokens on
+    CUDA (the 8B model), 64 px and 8 tokens on CPU (the tiny model).
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    return QuerySetup(448, 32) if device_type == "cuda" else QuerySetup(64, 8)

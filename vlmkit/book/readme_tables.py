@@ -1,0 +1,360 @@
+"""Tables for the README, made from a reference run's results JSON (never typed by hand).
+
+``python -m vlmkit.book.readme_tables reference/nvidia-h200`` prints the memory, quality and speed tables
+the README shows; a test checks that the README still matches the committed results.
+
+Taught in ``notebooks/01_loading_precisions.ipynb`` (memory) and ``notebooks/02_quality.ipynb`` (quality).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from vlmkit.book.reference_status import run_table, stale_marks
+from vlmkit.core.formatting import GIB, provenance_line
+from vlmkit.measure.memory import card_need_bytes
+from vlmkit.measure.records import experiment_records, latest_run, load_records
+from vlmkit.models.precisions import get_precision
+from vlmkit.verdicts.rules import current_verdict, headline_text, verdict_rows
+from vlmkit.verdicts.statements import seed_statement_table
+
+
+def _of_experiment(records: list[dict], experiment: str, run_dir: str | Path) -> list[dict]:
+    """The records of one experiment; a run without any is an error that names the folder."""
+    found = [r for r in records if r["experiment"] == experiment]
+    if not found:
+        raise ValueError(f"no {experiment} records under {run_dir}")
+    return found
+
+
+def _missing_fields(path: Path, what: str, missing: list[str]) -> ValueError:
+    """The error for results written before a field existed: names the file, the fields and the fix."""
+    return ValueError(f"{path} was written before {what} (missing: {', '.join(missing)}); re-run that notebook on "
+                      f"this device to make this table")
+
+
+def _binary_unit(n_bytes: float) -> tuple[float, str]:
+    """GiB for a model of a GiB or more, else MiB (the tiny CPU model)."""
+    return (GIB, "GiB") if n_bytes >= GIB else (2**20, "MiB")
+
+
+def memory_table(run_dir: str | Path) -> str:
+    """Markdown table of weights, peak at load, the seed's claim per precision (in GiB) and whether a card of the
+    claimed size holds the model with the CUDA context, from ``01_loading_precisions.json``.
+
+    Needs records that carry the CUDA context (a ``cuda-context`` record; ``outside_allocator_bytes`` per load;
+    ``claim_gib`` per claim); older ones raise an error that says so.
+    """
+    path = Path(run_dir) / "results" / "01_loading_precisions.json"
+    records = latest_run(load_records(path))
+    loads = _of_experiment(records, "load", run_dir)
+    contexts = [r["metrics"] for r in records if r["experiment"] == "cuda-context"]
+    verdicts = {r["precision"]: r["metrics"] for r in records if r["experiment"] == "memory-claim"}
+    missing = (["the cuda-context record"] if not contexts else [])
+    missing += ["outside_allocator_bytes in the load records"] * any("outside_allocator_bytes" not in r["metrics"]
+                                                                     for r in loads)
+    missing += ["claim_gib in the memory-claim records"] * any("claim_gib" not in m for m in verdicts.values())
+    if missing:
+        raise _missing_fields(path, "notebook 01 measured in GiB with the CUDA context", missing)
+    context = contexts[0]
+    first = loads[0]
+    on_cuda = first["metrics"]["load"]["memory"]["kind"] == "cuda-allocator"
+    weights = {r["precision"]: r["metrics"]["load"]["memory"]["retained_bytes"] if on_cuda
+               else r["metrics"]["load"]["weights"]["total_bytes"] for r in loads}
+    scale, unit = _binary_unit(max(weights.values()))
+    if context["context_bytes"] is None:
+        context_text = "no CUDA context on this device, so no card to fit"
+    else:
+        context_text = (f"the CUDA context took {context['context_bytes'] / GIB:.2f} GiB when created; *needed* is "
+                        f"the allocator's peak (the load's, or the weights plus one query's) plus what the card held "
+                        f"outside the allocator after that precision's query (context and loaded kernels)")
+    lines = [
+        f"Model `{first['model']}` ({first['metrics']['load']['weights']['total_params']:,} parameters) on "
+        f"{provenance_line(first['provenance'])}; one load each; 1 {unit} = 2^{30 if unit == 'GiB' else 20} bytes "
+        f"(GPU memory is sold in GiB: a \"16 GB\" card holds 16 GiB), measured with the "
+        f"{'CUDA allocator' if on_cuda else 'bytes of every tensor (CPU)'}; {context_text}.",
+        "",
+        f"| precision | weights ({unit}) | peak at load ({unit}) | params × bits ({unit}) | needed with the CUDA context "
+        f"({unit}) | seed's claim (GB read as GiB) | weights / claim (verdict) | a card of the claimed size |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for r in loads:
+        m = r["metrics"]
+        load, prec = m["load"], get_precision(r["precision"])
+        arithmetic = load["weights"]["total_params"] * prec.bits / 8
+        outside = m["outside_allocator_bytes"]
+        need = None if outside is None else card_need_bytes(load["memory"]["peak_bytes"], weights[prec.name],
+                                                            m["ask"]["peak_memory_bytes"], outside)
+        needed = "–" if need is None else f"{need / scale:.2f}"
+        claim = verdicts.get(prec.name)
+        fits = "–" if claim is None or claim["fits_claimed_card"] is None else \
+            ("fits" if claim["fits_claimed_card"] else "does not fit")
+        claim_cells = f"{claim['claim_gib']:g} | {claim['ratio']:.2f} ({claim['verdict']}) | {fits}" if claim \
+            else "– | – | –"
+        lines.append(f"| {prec.label} | {weights[prec.name] / scale:.2f} | {load['memory']['peak_bytes'] / scale:.2f} | "
+                     f"{arithmetic / scale:.2f} | {needed} | {claim_cells} |")
+    return "\n".join(lines)
+
+
+def quality_table(run_dir: str | Path) -> str:
+    """Markdown table of the tiny model's accuracy per precision, the paired comparison with BF16 and its verdict,
+    and both models' logit fidelity.
+
+    Made from ``02_quality.json``: accuracy and paired-accuracy records of the trained model, logit-fidelity
+    records of the tiny model and of the large random-weight model. Records from before the paired comparison
+    (``quality-claim`` with a Wilson interval) raise an error that says so.
+    """
+    path = Path(run_dir) / "results" / "02_quality.json"
+    records = latest_run(load_records(path))
+    accuracy = {r["precision"]: r for r in records if r["experiment"] == "accuracy"}
+    if "bf16" not in accuracy:
+        raise ValueError(f"no bf16 accuracy record under {run_dir}")
+    paired = {r["precision"]: r["metrics"] for r in records if r["experiment"] == "paired-accuracy"}
+    missing = [name for name in accuracy if name != "bf16" and name not in paired]
+    if missing:
+        raise _missing_fields(path, "notebook 02 compared precisions question by question",
+                              [f"paired-accuracy records for {', '.join(missing)}"])
+    tiny = accuracy["bf16"]["model"]
+    fidelity = {(r["model"] == tiny, r["precision"]): r["metrics"] for r in records if r["experiment"] == "logit-fidelity"}
+    large = sorted({r["model"] for r in records if r["experiment"] == "logit-fidelity" and r["model"] != tiny})
+    shapes = accuracy["bf16"]["shapes"]
+    stride = shapes.get("question_stride", 1)
+    subset = "" if stride == 1 else (f" (every {stride}{ {2: 'nd', 3: 'rd'}.get(stride, 'th') } question of each family "
+                                     f"of the split's {shapes['split_questions']})")
+    resamples = next(iter(paired.values()))["resamples"] if paired else 0
+    large_part = ""
+    header = ("| precision | accuracy | relative to BF16 [95 % paired interval] | right only in BF16 / only in it | "
+              "McNemar p | seed's claim | verdict | top-1 agreement (tiny) | mean KL (tiny) |")
+    if large:
+        inputs = next(r["shapes"]["inputs"] for r in records if r["model"] == large[0])
+        large_part = f" and `{large[0]}` (random weights, {inputs} random inputs)"
+        header += f" top-1 agreement ({large[0]}) | mean KL ({large[0]}) |"
+    lines = [
+        f"Tiny shapes model (`{tiny}`) on {shapes['questions']} test questions{subset}{large_part} on "
+        f"{provenance_line(accuracy['bf16']['provenance'])}. Every precision answered the same questions: relative = "
+        f"accuracy / BF16 accuracy, its 95 % interval from a paired bootstrap over questions ({resamples:,} "
+        "resamples); the disagreements are the questions right in BF16 and wrong in that precision, and the reverse, "
+        "with McNemar's exact p; KL in nats, first answer token, against BF16.",
+        "",
+        header,
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |" + " ---: |" * (header.count("|") - 8),
+    ]
+    for name, r in accuracy.items():
+        m = paired.get(name)
+        if m is None:
+            paired_cells = "1.000 | – | – | – | –"
+        else:
+            claim = f"{m['claim'][0]:.2f}-{m['claim'][1]:.2f}" if m["claim"] else "–"
+            paired_cells = (f"{m['relative']:.3f} [{m['interval'][0]:.3f}, {m['interval'][1]:.3f}] | "
+                            f"{m['only_reference_right']} / {m['only_other_right']} | {m['mcnemar_p']:.2g} | {claim} | "
+                            f"{m['verdict'] or '–'}")
+        cells = []
+        for is_tiny in (True, False) if large else (True,):
+            f = fidelity.get((is_tiny, name))
+            cells += [f"{f['top1_agreement']:.3f}", f"{f['mean_kl']:.2g}"] if f else ["–", "–"]
+        lines.append(f"| {get_precision(name).label} | {r['metrics']['overall']:.3f} | {paired_cells} | "
+                     f"{' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
+#: The notebooks whose records carry the seed's speed claims.
+SPEED_NOTEBOOKS = ("03_dequantization", "04_kv_cache", "05_compile", "06_attention", "07_tf32_transfers")
+
+
+def speed_verdict_table(run_dir: str | Path) -> str:
+    """Markdown table *seed claim | role | measured here | verdict | where* from the speed notebooks' records,
+    headline rows first (records from before roles existed count as supporting).
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    rows = []
+    for notebook in SPEED_NOTEBOOKS:
+        rows += [dict(r, notebook=notebook) for r in verdict_rows(latest_run(load_records(
+            Path(run_dir) / "results" / f"{notebook}.json")))]
+    if not rows:
+        raise ValueError(f"no speed verdicts under {run_dir}")
+    rows.sort(key=lambda row: row["role"] != "headline")
+    lines = ["| seed claim | role | measured here (ratio [spread]) | verdict | where | notebook |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['seed claim']} | {r['role']} | {r['measured here']} | {r['verdict']} | {r['where']} | "
+              f"{r['notebook'][:2]} |" for r in rows]
+    return "\n".join(lines)
+
+
+def _claim_records(run_dir: str | Path) -> list[tuple[str, dict]]:
+    """(notebook, record) for every claim record of the speed notebooks' latest run under ``run_dir``."""
+    found = []
+    for notebook in SPEED_NOTEBOOKS:
+        records = latest_run(load_records(Path(run_dir) / "results" / f"{notebook}.json"))
+        found += [(notebook, r) for r in records if r["experiment"].endswith("-claim")]
+    return found
+
+
+def speed_claim_summary(run_dir: str | Path) -> str:
+    """Markdown table, one row per seed claim: its headline verdicts (a whole query at the book's default size, or a
+    mechanism sentence) and, beside them, how the supporting measurements came out.
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    by_claim: dict[str, list[tuple[str, dict]]] = {}
+    for notebook, r in _claim_records(run_dir):
+        by_claim.setdefault(r["metrics"]["claim_text"], []).append((notebook, r))
+    if not by_claim:
+        raise ValueError(f"no speed verdicts under {run_dir}")
+    first = next(iter(by_claim.values()))[0][1]
+    prov = first["provenance"]
+    lines = [f"{provenance_line(prov)}; run `{first['run_id']}`. Ratios: variant speed / baseline speed (>1: faster); "
+             "headline: a whole query (prefill and the answer tokens) at the book's default image and answer length.",
+             "", "| seed claim | headline: measured here | headline verdict | supporting measurements | notebook |",
+             "| --- | --- | --- | --- | --- |"]
+    for text, found in by_claim.items():
+        headline = [r for _, r in found if r["metrics"].get("role", "supporting") == "headline"]
+        supporting = [r for _, r in found if r["metrics"].get("role", "supporting") != "headline"]
+        measured = "<br>".join(headline_text(r) for r in headline) or "no headline measurement in this run"
+        verdicts = "<br>".join(current_verdict(r) for r in headline) or "–"
+        counts: dict[str, int] = {}
+        for r in supporting:
+            counts[current_verdict(r)] = counts.get(current_verdict(r), 0) + 1
+        support = ", ".join(f"{v} {n}" for v, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "–"
+        notebooks = ", ".join(sorted({nb[:2] for nb, _ in found}))
+        lines.append(f"| {text} | {measured} | {verdicts} | {support} | {notebooks} |")
+    return "\n".join(lines)
+
+
+def phase_table(run_dir: str | Path) -> str:
+    """Markdown table of prefill and decode per precision for the whole model, from ``03_dequantization.json``.
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    speeds = _of_experiment(latest_run(load_records(Path(run_dir) / "results" / "03_dequantization.json")),
+                            "model-speed", run_dir)
+    first = speeds[0]
+    prov = first["provenance"]
+    base = next(r["metrics"] for r in speeds if r["precision"] == "bf16")
+    lines = [
+        f"`{first['model']}` on {provenance_line(prov)}; "
+        f"{first['shapes']['image'][0]} px image ({first['metrics']['visual_tokens']} visual tokens, "
+        f"{first['shapes']['tokens_in']} tokens in), {first['shapes']['new_tokens']} new tokens; median of "
+        f"{first['repeats']} calls after a warm-up.",
+        "",
+        "| precision | weights (GB) | prefill (ms) | decode (ms/token) | decode speed vs BF16 | GPU busy in decode |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in speeds:
+        m = r["metrics"]
+        busy = m["gpu_busy_share_decode"]
+        lines.append(f"| {get_precision(r['precision']).label} | {m['weights_gb']:.2f} | {m['prefill_ms']:.1f} | "
+                     f"{m['decode_ms_per_token']:.1f} | {base['decode_ms_per_token'] / m['decode_ms_per_token']:.2f}x | "
+                     f"{'–' if busy is None else f'{busy:.0%}'} |")
+    return "\n".join(lines)
+
+
+def card_table(run_dir: str | Path) -> str:
+    """Markdown table from notebook 08: the largest batch each emulated card ran per precision and image size
+    (measured on CUDA, else the planner's), with the planner's error. The seed's card advice is judged in
+    :func:`vlmkit.verdicts.statements.seed_statement_table`.
+
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+    records = latest_run(load_records(Path(run_dir) / "results" / "08_decision.json"))
+    fits = _of_experiment(records, "card-fit", run_dir)
+    first = fits[0]
+    measured = [r["metrics"] for r in fits if r["metrics"]["measured"] and r["metrics"]["fits"]]
+    errors = [m["planned allocator peak (GiB)"] / m["measured allocator peak (GiB)"] - 1 for m in measured]
+    cards = sorted({r["shapes"]["card_gib"] for r in fits})
+    source = (f"measured on emulated cards; the planner's allocator peak was within {max(map(abs, errors)):.1%} of the "
+              f"{len(errors)} measured queries" if errors else "the planner's predictions (fitting not measured here)")
+    mark = stale_marks(Path(run_dir)).get("08_decision.ipynb")
+    stale = f" **Stale:** notebook 08 changed since this run ({mark['since']}: {mark['reason']}); re-run pending." if mark else ""
+    lines = [f"`{first['model']}` on {provenance_line(first['provenance'])}; {first['shapes']['new_tokens']} answer tokens; "
+             f"largest batch (of {sorted({r['shapes']['batch'] for r in fits})}) that runs, {source}.{stale}", "",
+             "| precision | image | " + " | ".join(f"{c:g} GiB" for c in cards) + " |",
+             "| --- | ---: |" + " ---: |" * len(cards)]
+    key = "fits" if errors else "planned fits"
+    for prec in dict.fromkeys(r["precision"] for r in fits):
+        for image in sorted({r["shapes"]["image"][0] for r in fits}):
+            best = [max([r["shapes"]["batch"] for r in fits if r["precision"] == prec and r["shapes"]["image"][0] == image
+                         and r["shapes"]["card_gib"] == c and r["metrics"][key]], default=0) for c in cards]
+            lines.append(f"| {get_precision(prec).label} | {image} px | " + " | ".join(map(str, best)) + " |")
+    return "\n".join(lines)
+
+
+def decode_table(run_dir: str | Path) -> str:
+    """Markdown table of every decode rung of notebooks 09 (BF16 ladder, the recipe per precision) and 10 (INT4):
+    tokens per second, share of the copy bandwidth, whole query, warm-up cold and with TorchInductor's caches.
+
+    Taught in ``notebooks/09_decode_ladder.ipynb`` and ``notebooks/10_int4_decode.ipynb``.
+    """
+    results = Path(run_dir) / "results"
+    rows = [("09", r) for r in latest_run(load_records(results / "09_decode_ladder.json"))
+            if r["experiment"] in ("decode-rung", "recipe-precision")]
+    rows += [("10", r) for r in experiment_records(results, "10_int4_decode", "int4-rung")]
+    if not rows:
+        raise ValueError(f"no decode-rung records under {run_dir}")
+    first = rows[0][1]
+
+    def number(value: float | None, form: str) -> str:
+        return "–" if value is None else format(value, form)
+
+    lines = [f"`{first['model']}` on {provenance_line(first['provenance'])}; {first['shapes']['image'][0]} px image, "
+             f"{first['shapes']['new_tokens']}-token answers; median of {first['repeats']} answers after a warm-up; "
+             f"copy bandwidth measured in the same run.", "",
+             "| notebook | rung | tokens/s | share of copy bandwidth | whole query (ms) | warm-up (s) | "
+             "warm-up, caches warm (s) |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for nb, r in rows:
+        m = r["metrics"]
+        name = m["name"] if r["experiment"] != "recipe-precision" else m["name"].replace(": ", " · ", 1)
+        failed = " (failed: see the notebook)" if m["tokens_per_s"] is None else ""
+        query_ms = None if m["query_s"] is None else m["query_s"] * 1e3
+        lines.append(f"| {nb} | {name}{failed} | {number(m['tokens_per_s'], ',.1f')} | "
+                     f"{number(m['bandwidth_share'], '.0%')} | {number(query_ms, ',.0f')} | "
+                     f"{number(m['warmup_s'], '.1f')} | {number(m['cached_warmup_s'], '.1f')} |")
+    return "\n".join(lines)
+
+
+#: The README's generated blocks: marker name -> (table function, reference run folder).
+README_BLOCKS: dict[str, tuple[Callable[[Path], str], str]] = {
+    "reference-runs": (run_table, "reference"),
+    "h200-seed-statements": (seed_statement_table, "reference/nvidia-h200"),
+    "h200-card-table": (card_table, "reference/nvidia-h200"),
+    "h200-memory-table": (memory_table, "reference/nvidia-h200"),
+    "h200-quality-table": (quality_table, "reference/nvidia-h200"),
+    "h200-speed-summary": (speed_claim_summary, "reference/nvidia-h200"),
+    "h200-phase-table": (phase_table, "reference/nvidia-h200"),
+    "h200-decode-table": (decode_table, "reference/nvidia-h200"),
+    "h200-speed-verdicts": (speed_verdict_table, "reference/nvidia-h200"),
+    "cpu-speed-summary": (speed_claim_summary, "reference/cpu-x86_64"),
+    "cpu-speed-verdicts": (speed_verdict_table, "reference/cpu-x86_64"),
+}
+
+
+def readme_block(readme: str, name: str) -> str:
+    """The text between ``<!-- name:start -->`` and ``<!-- name:end -->`` in ``readme``."""
+    return readme.split(f"<!-- {name}:start -->", 1)[1].split(f"<!-- {name}:end -->", 1)[0].strip("\n")
+
+
+def fill_readme(readme: str, root: Path) -> str:
+    """``readme`` with every generated block made again from the committed results under ``root``.
+
+    ``python -m vlmkit.book.readme_tables --update-readme`` writes it; a test checks that nothing would change.
+    """
+    for name, (table, run) in README_BLOCKS.items():
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        head, rest = readme.split(start, 1)
+        tail = rest.split(end, 1)[1]
+        readme = f"{head}{start}\n{table(root / run)}\n{end}{tail}"
+    return readme
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--update-readme"]:
+        path = Path("README.md")
+        path.write_text(fill_readme(path.read_text(), Path(".")))
+    else:
+        run = sys.argv[1] if len(sys.argv) > 1 else "reference/nvidia-h200"
+        tables = [memory_table(run), quality_table(run)]
+        if any((Path(run) / "results" / f"{n}.json").exists() for n in SPEED_NOTEBOOKS):
+            tables += [speed_claim_summary(run), phase_table(run), speed_verdict_table(run)]
+        print(*tables, sep="\n\n")

@@ -1,0 +1,98 @@
+"""What PyTorch's profiler sees of a call: the operators it runs (any device) and how long the GPU is busy (CUDA).
+
+Operators, with their inputs' shapes and dtypes, say which path a library took
+(e.g. whether a 4-bit layer unpacked its weight). Wall time of a decode step is
+kernel time plus everything the GPU waits for: Python, the framework, kernel
+launches. The profiler's kernel times give the busy part; divided by the
+*unprofiled* wall time of the same work (the profiler slows the host side, not the
+kernels) they give the share of time the GPU works.
+
+Taught in ``notebooks/03_dequantization.ipynb``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch.autograd.profiler_util import FunctionEvent
+from torch.profiler import ProfilerActivity, profile
+
+from vlmkit.core.device import synchronize
+from vlmkit.errors import BackendUnavailableError
+
+#: Kineto, the profiler's tracing library, writes every trace's start and stop (and, without a GPU, a failed GPU
+#: count) to stderr, which lands in a notebook's output. A level above all of its severities keeps it quiet; it is
+#: read when the process's first trace starts, and a level set by the user is kept.
+os.environ.setdefault("KINETO_LOG_LEVEL", "6")
+
+
+def operator_events(fn: Callable[[], object]) -> list[FunctionEvent]:
+    """Every PyTorch operator ``fn`` runs, with its input shapes and dtypes and its parent operator, from one
+    profiled call. Operators are recorded on the host, so this works for CPU and CUDA tensors alike.
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True, acc_events=True) as prof:
+        fn()
+    return list(prof.events())
+
+
+def device_busy_seconds(fn: Callable[[], object], device: torch.device) -> float:
+    """Total kernel time (seconds) on ``device`` while ``fn`` runs once.
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    if device.type != "cuda":
+        raise BackendUnavailableError(f"kernel busy time needs a CUDA device; this run is on {device.type}")
+    synchronize(device)
+    # one profiling cycle; acc_events only keeps torch from warning that a new cycle would clear the events
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA], acc_events=True) as prof:
+        fn()
+        synchronize(device)
+    micros = 0.0
+    for event in prof.key_averages():
+        if event.device_type == torch.autograd.DeviceType.CUDA:
+            micros += getattr(event, "self_device_time_total", 0.0) or getattr(event, "self_cuda_time_total", 0.0)
+    return micros / 1e6
+
+
+@dataclass(frozen=True)
+class PhaseBusy:
+    """Kernel time of one query, split into prefill and decode from two profiled calls.
+
+    ``query_s``: every kernel of a call answering with ``new_tokens`` tokens; ``prefill_s``: every
+    kernel of the same call answering with one token (the prefill, up to the first token).
+    """
+
+    query_s: float
+    prefill_s: float
+    new_tokens: int
+
+    @property
+    def decode_s_per_token(self) -> float:
+        """Kernel time of each answer token after the first."""
+        return (self.query_s - self.prefill_s) / (self.new_tokens - 1)
+
+    def as_dict(self) -> dict[str, float]:
+        """The three kernel times in seconds, for records."""
+        return {"busy_query_s": self.query_s, "busy_prefill_s": self.prefill_s,
+                "busy_decode_s_per_token": self.decode_s_per_token}
+
+
+def busy_per_phase(ask: Callable[[int], object], new_tokens: int, device: torch.device) -> PhaseBusy:
+    """Profile ``ask(new_tokens)`` and ``ask(1)`` (a query answered with that many tokens) and split their kernel
+    time into prefill and decode. Fails with :class:`BackendUnavailableError` off CUDA, or when the profiler
+    reports no kernel time to split (a profiler without CUPTI).
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    if new_tokens < 2:
+        raise ValueError(f"splitting prefill from decode needs at least 2 new tokens, got {new_tokens}")
+    query = device_busy_seconds(lambda: ask(new_tokens), device)
+    prefill = device_busy_seconds(lambda: ask(1), device)
+    if not query > prefill > 0:
+        raise BackendUnavailableError(f"the profiler reported no usable kernel time ({query=:.4f} s, {prefill=:.4f} s)")
+    return PhaseBusy(query, prefill, new_tokens)

@@ -1,0 +1,94 @@
+"""INT4 weight-only language layers with torchao: the 4-bit weights that decode reads, in a compilable kernel.
+
+bitsandbytes' NF4 (notebooks 01-03) stores 4-bit weights but transformers does not compile it, so its decode pays
+the per-token overhead that notebook 09 removes. torchao's ``quantize_`` swaps the weights of the language model's
+decoder Linear layers for tensor subclasses that ``torch.compile`` traces: on CUDA ``Int4WeightOnlyConfig`` with
+the ``tile_packed_to_4d`` packing (PyTorch's tinygemm INT4 x BF16 kernel, groups of 128, asymmetric), on a CPU
+``IntxWeightOnlyConfig`` with 4-bit groups of 128 (torchao has no packed INT4 kernel for this CPU build: the
+weight is dequantized in every call, so the CPU path checks the code, not the speed). The vision tower, the token
+embeddings and ``lm_head`` stay BF16, as bitsandbytes leaves ``lm_head``.
+
+Taught in ``notebooks/10_int4_decode.ipynb``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from vlmkit.errors import BackendUnavailableError
+
+#: Weights per scale and zero point (torchao's default, and tinygemm's fastest group size for decode).
+INT4_GROUP_SIZE = 128
+
+
+@dataclass(frozen=True)
+class Int4Result:
+    """What :func:`quantize_language_layers_int4` did: the layers it swapped and the kernel they now use."""
+
+    layers: int
+    kernel: str
+
+
+def int4_kernel(device: torch.device) -> str:
+    """The INT4 kernel torchao gives the decoder layers on ``device``, in words.
+
+    Taught in ``notebooks/10_int4_decode.ipynb``.
+    """
+    if device.type == "cuda":
+        return f"torchao Int4WeightOnly, tile_packed_to_4d (tinygemm), groups of {INT4_GROUP_SIZE}"
+    return f"torchao IntxWeightOnly int4, groups of {INT4_GROUP_SIZE}, dequantized per call (no packed CPU kernel)"
+
+
+def _quantize_linears(module: nn.Module, device: torch.device) -> None:
+    """torchao's ``quantize_`` on every Linear inside ``module``, with the device's INT4 config."""
+    try:
+        from torchao.quantization import (
+            Int4WeightOnlyConfig,
+            IntxWeightOnlyConfig,
+            PerGroup,
+            quantize_,
+        )
+    except ImportError as exc:
+        raise BackendUnavailableError(f"INT4 weight-only layers need torchao ({exc}): pip install torchao") from exc
+    # set_inductor_config=False: torchao would otherwise switch on TorchInductor's coordinate-descent tuning for the
+    # whole process, which made the 8B step's compilation take minutes on the H200 and would compile BF16 and INT4
+    # under different settings
+    config = (Int4WeightOnlyConfig(group_size=INT4_GROUP_SIZE, int4_packing_format="tile_packed_to_4d",
+                                   set_inductor_config=False)
+              if device.type == "cuda" else
+              IntxWeightOnlyConfig(weight_dtype=torch.int4, granularity=PerGroup(INT4_GROUP_SIZE)))
+    quantize_(module, config, filter_fn=lambda m, _: isinstance(m, nn.Linear))
+
+
+def quantize_language_layers_int4(model: nn.Module) -> Int4Result:
+    """Swap, in place, the weight of every Linear layer of the language model's decoder layers for INT4.
+
+    ``model`` is a BF16 Qwen3-VL model (``model.model.language_model.layers``); afterwards it is an INT4 model (load
+    it again for BF16). Taught in ``notebooks/10_int4_decode.ipynb``.
+    """
+    layers = model.model.language_model.layers
+    device = next(layers.parameters()).device
+    linears = [m for m in layers.modules() if isinstance(m, nn.Linear)]
+    bad = [m for m in linears if m.in_features % INT4_GROUP_SIZE]
+    if bad:
+        raise BackendUnavailableError(f"{len(bad)} decoder Linear layers have input sizes not divisible by the INT4 "
+                                      f"group size {INT4_GROUP_SIZE} (e.g. {bad[0].in_features})")
+    _quantize_linears(layers, device)
+    return Int4Result(len(linears), int4_kernel(device))
+
+
+def int4_copy(layer: nn.Linear) -> nn.Module:
+    """An INT4 copy of one BF16 Linear layer (the original is left as it is), to time the kernel alone.
+
+    Taught in ``notebooks/10_int4_decode.ipynb``.
+    """
+    if layer.in_features % INT4_GROUP_SIZE:
+        raise BackendUnavailableError(f"input size {layer.in_features} is not divisible by the INT4 group size "
+                                      f"{INT4_GROUP_SIZE}")
+    twin = copy.deepcopy(layer)
+    _quantize_linears(twin, layer.weight.device)
+    return twin

@@ -1,0 +1,220 @@
+"""Load a Qwen3-VL checkpoint in any precision through ``from_pretrained``, and report what happened.
+
+The same path serves a registry name (vlmkit writes the checkpoint first), a
+local checkpoint directory and a hub id such as ``Qwen/Qwen3-VL-8B-Instruct``.
+
+Taught in ``notebooks/01_loading_precisions.ipynb``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoProcessor,
+    Qwen3VLForConditionalGeneration,
+    Qwen3VLProcessor,
+)
+
+from vlmkit.core.device import bitsandbytes_backend, device_name, resolve_device
+from vlmkit.errors import UnknownModelError
+from vlmkit.measure.footprint import Footprint, measure_footprint
+from vlmkit.measure.memory import MemoryDelta, MemoryProbe
+from vlmkit.models.architectures import REGISTRY, ArchitectureSpec
+from vlmkit.models.attention_backends import AttentionChoice, choose_attention
+from vlmkit.models.checkpoints import (
+    generation_config,
+    read_manifest,
+    validate_checkpoint,
+    write_checkpoint,
+)
+from vlmkit.models.precisions import Precision, get_precision
+from vlmkit.models.processor import build_processor
+
+
+class _DropInt8CastWarning(logging.Filter):
+    """bitsandbytes' int8 layers log on every call that they cast bf16 inputs to fp16;
+    the load report states it once instead (see ``LoadReport.notes``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("MatMul8bitLt: inputs will be cast")
+
+
+logging.getLogger("bitsandbytes.autograd._functions").addFilter(_DropInt8CastWarning())
+
+
+@dataclass
+class LoadReport:
+    """What a load actually did: precision, layers, backends, bytes and time.
+
+    ``weights`` is the tensor-level breakdown (vlmkit's count of every parameter,
+    buffer and quantization constant); ``memory`` is what the device reported
+    while loading (CUDA allocator, or process RSS on the CPU).
+    """
+
+    model: str
+    source: str
+    precision: str
+    precision_label: str
+    device: str
+    device_name: str
+    attention: AttentionChoice
+    quant_backend: str | None
+    weights: Footprint
+    memory: MemoryDelta
+    load_seconds: float
+    hf_memory_footprint: int
+    notes: list[str] = field(default_factory=list)
+    compile_warmup_s: float | None = None  # the first compiling call's time, with use_compile
+
+    def as_dict(self) -> dict:
+        """A plain dict for records."""
+        return {
+            "model": self.model,
+            "source": self.source,
+            "precision": self.precision,
+            "precision_label": self.precision_label,
+            "device": self.device,
+            "device_name": self.device_name,
+            "attention": self.attention.__dict__,
+            "quant_backend": self.quant_backend,
+            "weights": self.weights.as_dict(),
+            "memory": self.memory.as_dict(),
+            "load_seconds": self.load_seconds,
+            "hf_memory_footprint": self.hf_memory_footprint,
+            "notes": self.notes,
+            "compile_warmup_s": self.compile_warmup_s,
+        }
+
+
+@dataclass
+class LoadedModel:
+    """A model, its processor and the report of how it was loaded."""
+
+    model: Qwen3VLForConditionalGeneration
+    processor: Qwen3VLProcessor
+    report: LoadReport
+
+
+def resolve_source(model: str | Path, init_device: str = "cpu") -> str:
+    """Turn a registry name, a local directory or a hub id into what ``from_pretrained`` takes.
+
+    Registry names are written (or found in the cache) first, with random weights
+    drawn on ``init_device`` (``"cuda"`` builds the 8B model in a second); local directories
+    are checked for completeness; anything with a ``/`` that is not a directory is
+    passed to the hub as an id.
+    Taught in ``notebooks/01_loading_precisions.ipynb``.
+    """
+    text = str(model)
+    if text in REGISTRY:
+        return str(write_checkpoint(text, device=init_device))
+    path = Path(text).expanduser()
+    if path.is_dir():
+        validate_checkpoint(path)
+        return str(path)
+    if "/" in text and not text.startswith((".", "/", "~")) and text.count("/") == 1:
+        return text
+    raise UnknownModelError(
+        f"unknown model {text!r}: not a registry name {sorted(REGISTRY)}, not a checkpoint directory, "
+        "and not a hub id of the form 'owner/name'"
+    )
+
+
+def load_model(
+    model: str | Path,
+    precision: str | Precision = "bf16",
+    *,
+    device: str | torch.device | None = None,
+    attn_implementation: str | None = None,
+    use_flash_attention: bool = False,
+    strict_attention: bool = False,
+) -> LoadedModel:
+    """Load ``model`` in ``precision`` on ``device`` with ``from_pretrained`` and measure the load.
+
+    Taught in ``notebooks/01_loading_precisions.ipynb``.
+    """
+    prec = precision if isinstance(precision, Precision) else get_precision(precision)
+    dev = resolve_device(device)
+    quant_backend = bitsandbytes_backend(dev) if prec.is_quantized else None
+    attention = choose_attention(dev, attn_implementation, use_flash_attention, strict_attention)
+    source = resolve_source(model, init_device="cuda" if dev.type == "cuda" else "cpu")
+
+    start = time.perf_counter()
+    with MemoryProbe(dev) as probe:
+        try:
+            net = Qwen3VLForConditionalGeneration.from_pretrained(
+                source,
+                dtype=prec.dtype,
+                quantization_config=prec.quantization_config(),
+                attn_implementation=attention.used,
+                device_map={"": str(dev)},
+            )
+        except OSError as exc:
+            if Path(source).is_dir():
+                raise
+            raise UnknownModelError(
+                f"could not load {source!r} from the hub ({exc}). Without network access use a registry name "
+                f"{sorted(REGISTRY)} or a local checkpoint directory"
+            ) from exc
+    load_seconds = time.perf_counter() - start
+    net.eval()
+    processor = AutoProcessor.from_pretrained(source)
+
+    notes = []
+    if attention.note:
+        notes.append(attention.note)
+    if prec.quantization == "int8" and dev.type == "cpu":
+        notes.append("bitsandbytes' CPU int8 matmul casts bf16 activations to fp16")
+    manifest = read_manifest(source) if Path(source).is_dir() else None
+    if manifest:
+        notes.append(f"random weights ({manifest['registry_name']}, seed {manifest['seed']}): measures memory and speed, not quality")
+
+    report = LoadReport(
+        model=str(model),
+        source=source,
+        precision=prec.name,
+        precision_label=prec.label,
+        device=str(dev),
+        device_name=device_name(dev),
+        attention=attention,
+        quant_backend=quant_backend,
+        weights=measure_footprint(net),
+        memory=probe.result,
+        load_seconds=load_seconds,
+        hf_memory_footprint=int(net.get_memory_footprint()),
+        notes=notes,
+    )
+    return LoadedModel(net, processor, report)
+
+
+def build_on_device(spec: ArchitectureSpec, device: str | torch.device, *, seed: int = 0) -> LoadedModel:
+    """Draw a registry-style architecture's random BF16 weights directly on ``device``, without a checkpoint.
+
+    For architectures too large to write to disk and read back (the 72B shape of notebook 08): the model is built
+    with ``_from_config`` on the device, the processor from the spec, and the report measures the same things as
+    :func:`load_model`'s. Only BF16: quantizing needs ``from_pretrained``.
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+    dev = resolve_device(device)
+    attention = choose_attention(dev)
+    start = time.perf_counter()
+    with MemoryProbe(dev) as probe:
+        torch.manual_seed(seed)
+        with torch.device(dev):
+            net = Qwen3VLForConditionalGeneration._from_config(spec.config(), dtype=torch.bfloat16,
+                                                               attn_implementation=attention.used)
+    load_seconds = time.perf_counter() - start
+    net.eval()
+    net.generation_config = generation_config(spec)
+    prec = get_precision("bf16")
+    report = LoadReport(
+        model=spec.name, source=f"random weights drawn on {dev} (no checkpoint)", precision=prec.name,
+        precision_label=prec.label, device=str(dev), device_name=device_name(dev), attention=attention,
+        quant_backend=None, weights=measure_footprint(net), memory=probe.result, load_seconds=load_seconds,
+        hf_memory_footprint=int(net.get_memory_footprint()),
+        notes=[f"random weights ({spec.name}, seed {seed}, drawn on {dev.type}): measures memory and speed, not quality"])
+    return LoadedModel(net, build_processor(spec), report)

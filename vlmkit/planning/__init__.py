@@ -1,0 +1,51 @@
+"""Deciding: will a query fit a card, and which precision should run on it?
+
+- ``planner``: ``plan_memory`` predicts weights and a query's peak from the architecture alone.
+- ``cards``: smaller cards emulated on a large GPU (does a query really fit in 8, 10, 12, 16, 24 GiB?).
+- ``seed_tree``: the seed's decision tree, as written.
+- ``recommend``: ``recommend_precision``, the evidence-based answer (planner + measured records).
+- ``explorer``: what notebook 08's explorer shows for one setting of its widgets.
+
+Imports the rooms below it. Taught in notebooks 01 and 06 (planner) and 08.
+"""
+
+from vlmkit.core.lazy import lazy_exports
+
+#: Each public name of this room and the module that defines it (loaded on first use).
+_EXPORTS = {
+    "CARD_SIZES_GIB": "cards",
+    "FitResult": "cards",
+    "cards": "cards",
+    "largest_batch": "cards",
+    "memory_cap": "cards",
+    "sweep_cards": "cards",
+    "try_query": "cards",
+    "explorer": "explorer",
+    "explorer_view": "explorer",
+    "DEFAULT_QUESTION": "planner",
+    "MemoryPlan": "planner",
+    "NESTED_BLOCKSIZE": "planner",
+    "REFERENCE_LOAD_RESULTS": "planner",
+    "compare_with_records": "planner",
+    "plan_memory": "planner",
+    "planner": "planner",
+    "reference_cuda_context_bytes": "planner",
+    "CANDIDATES": "recommend",
+    "COMPILED_VARIANT": "recommend",
+    "EAGER_VARIANT": "recommend",
+    "Evidence": "recommend",
+    "PRIORITIES": "recommend",
+    "Recommendation": "recommend",
+    "recommend": "recommend",
+    "recommend_precision": "recommend",
+    "BF16_MAX_BATCH": "seed_tree",
+    "BF16_NEED_GIB": "seed_tree",
+    "INT8_COMFORTABLE_GIB": "seed_tree",
+    "LARGE_GPU_GIB": "seed_tree",
+    "SEED_CARD_ADVICE": "seed_tree",
+    "SeedCardAdvice": "seed_tree",
+    "check_card_question": "seed_tree",
+    "seed_tree": "seed_tree",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -1,0 +1,299 @@
+"""Which precision should I run on my card? Answered from evidence: the memory planner and the measured records.
+
+:func:`recommend_precision` plans each candidate with :func:`vlmkit.planning.planner.plan_memory` (does the query
+fit the card?) and reads the book's measured records (how fast is a whole query in each precision, does
+compilation work, which attention to use). It never recommends a precision the planner says will not fit. The
+seed's own tree is :mod:`vlmkit.planning.seed_tree`.
+
+Taught in ``notebooks/08_decision.ipynb``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vlmkit.core.formatting import GIB, gib_text
+from vlmkit.errors import ConfigurationError
+from vlmkit.measure.records import CHECKOUT, latest_run, load_records
+from vlmkit.models.architectures import ArchitectureSpec
+from vlmkit.models.precisions import get_precision
+from vlmkit.planning.planner import (
+    REFERENCE_LOAD_RESULTS,
+    MemoryPlan,
+    plan_memory,
+    reference_cuda_context_bytes,
+)
+from vlmkit.planning.seed_tree import check_card_question
+
+#: The precisions both trees choose from, highest precision first (the order "quality" prefers).
+CANDIDATES: tuple[str, ...] = ("bf16", "int8", "nf4")
+
+
+PRIORITIES: tuple[str, ...] = ("speed", "memory", "quality")
+
+
+#: The variant names notebook 05 records for transformers' static-cache compilation and for its baseline.
+COMPILED_VARIANT = "static cache + transformers' compile"
+
+
+EAGER_VARIANT = "eager, dynamic cache"
+
+
+#: Notebook 06's variants for SDPA's own choice of kernel and for its flash kernel.
+SDPA_VARIANT, FLASH_VARIANT = "sdpa (PyTorch picks)", "sdpa: flash"
+
+
+# --- the evidence tree ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Evidence:
+    """A record a recommendation rests on: the results file, its run and what was taken from it."""
+
+    file: str
+    run_id: str
+    what: str
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """What :func:`recommend_precision` recommends, and why.
+
+    ``precision`` is ``None`` when nothing fits; ``predicted_peak_bytes`` is then the smallest predicted need.
+    ``needs`` holds the predicted need of every candidate precision (bytes, all models and the CUDA context).
+    ``speed_vs_bf16`` is how many times as fast a whole query is as in plain BF16 (>1: faster), from the
+    records in ``evidence``; ``None`` where the records do not tell. Sizes in bytes.
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+
+    model: str
+    precision: str | None
+    settings: dict[str, str]
+    predicted_peak_bytes: int
+    card_bytes: int
+    needs: dict[str, int]
+    speed_vs_bf16: float | None
+    priority: str
+    image_size: int
+    batch_size: int
+    models: int
+    evidence: list[Evidence] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def fits(self) -> bool:
+        """Whether anything fits the card (``precision`` is then set)."""
+        return self.precision is not None
+
+    @property
+    def headroom_bytes(self) -> int:
+        """The card's bytes left over at the query's predicted peak (negative: nothing fits by that much)."""
+        return self.card_bytes - self.predicted_peak_bytes
+
+    def as_dict(self) -> dict[str, Any]:
+        """A plain dict for records: every field, ``fits`` and ``headroom_bytes``."""
+        return {**asdict(self), "fits": self.fits, "headroom_bytes": self.headroom_bytes}
+
+
+def _short(precision: str) -> str:
+    return get_precision(precision).short_label
+
+
+def _resolve_records_dir(records_dir: str | Path) -> Path:
+    path = Path(records_dir)
+    if path.is_absolute() or path.exists():
+        return path
+    return CHECKOUT / path  # a relative path that does not exist from the working directory
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(CHECKOUT))
+    except ValueError:
+        return str(path)
+
+
+def _context(results: Path) -> tuple[int, Evidence]:
+    """The memory outside the allocator, from ``results``' notebook 01 if it measured it, else the planner's default."""
+    path = results / "01_loading_precisions.json"
+    records = [r for r in load_records(path) if r["experiment"] == "cuda-context"]
+    if not records:
+        path = REFERENCE_LOAD_RESULTS
+        records = [r for r in load_records(path) if r["experiment"] == "cuda-context"]
+    context = reference_cuda_context_bytes(path)
+    return context, Evidence(_display(path), records[-1]["run_id"], "cuda-context: memory held outside the allocator "
+                                                                     "after queries (CUDA context, kernels)")
+
+
+def _model_speed(results: Path, model: str) -> tuple[dict[str, dict[str, Any]], dict[str, Evidence], str | None]:
+    """03's ``model-speed`` records of the latest run, by precision: this model's, or another model's if it has none.
+
+    Returns the records, their evidence and the measured model when it is not ``model``.
+    """
+    path = results / "03_dequantization.json"
+    records = [r for r in latest_run(load_records(path)) if r["experiment"] == "model-speed"]
+    own = [r for r in records if r["model"] == model]
+    chosen = own or records
+    by_precision = {r["precision"]: r for r in chosen if r["precision"] in CANDIDATES}
+    evidence = {p: Evidence(_display(path), r["run_id"], f"model-speed {p}: query_ms (whole query)")
+                for p, r in by_precision.items()}
+    other = None if own or not chosen else chosen[0]["model"]
+    return by_precision, evidence, other
+
+
+def _compile_gain(results: Path, model: str) -> tuple[float | None, list[Evidence], str]:
+    """How many times as fast transformers' static-cache compile makes a BF16 query (notebook 05), and why not."""
+    path = results / "05_compile.json"
+    variants = {r["metrics"]["variant"]: r for r in latest_run(load_records(path))
+                if r["experiment"] == "compile-variant" and r["precision"] == "bf16" and r["model"] == model}
+    compiled, eager = variants.get(COMPILED_VARIANT), variants.get(EAGER_VARIANT)
+    if compiled is None or eager is None:
+        return None, [], (f"{_display(path)} holds no BF16 {COMPILED_VARIANT!r} and {EAGER_VARIANT!r} records "
+                          f"for {model}.")
+    m = compiled["metrics"]
+    if not m.get("compiled graphs") or m.get("whole query (ms)") is None:
+        why = m.get("why not compiled") or "no graphs"
+        return None, [], f"Notebook 05: transformers' static-cache compile did not compile BF16 ({why})."
+    gain = eager["metrics"]["whole query (ms)"] / m["whole query (ms)"]
+    evidence = [Evidence(_display(path), r["run_id"], f"compile-variant bf16 {r['metrics']['variant']!r}: "
+                                                      "whole query (ms)") for r in (eager, compiled)]
+    return gain, evidence, (f"Notebook 05: static cache + transformers' compile answers a BF16 query in "
+                            f"{m['whole query (ms)']:.0f} ms against {eager['metrics']['whole query (ms)']:.0f} ms "
+                            f"eager ({gain:.2f}x as fast).")
+
+
+def _attention(results: Path, model: str) -> tuple[list[Evidence], str]:
+    """The reason for SDPA, from notebook 06: a whole query with SDPA's flash kernel against SDPA's own pick."""
+    path = results / "06_attention.json"
+    runs: dict[int, dict[str, float]] = {}
+    run_id = ""
+    for r in latest_run(load_records(path)):
+        m = r["metrics"]
+        if r["experiment"] == "attention" and r["model"] == model and m.get("whole query (ms)"):
+            runs.setdefault(m["image"], {})[m["variant"]] = m["whole query (ms)"]
+            run_id = r["run_id"]
+    ratios = {image: v[SDPA_VARIANT] / v[FLASH_VARIANT] for image, v in runs.items()
+              if SDPA_VARIANT in v and FLASH_VARIANT in v}
+    if not ratios:
+        return [], (f"Attention: SDPA, the implementation the planner plans for ({_display(path)} has no whole-query "
+                    f"time of SDPA's flash kernel beside SDPA's own pick for {model}).")
+    evidence = [Evidence(_display(path), run_id, f"attention: whole query (ms), {SDPA_VARIANT!r} and "
+                                                 f"{FLASH_VARIANT!r}, {len(ratios)} image sizes")]
+    return evidence, (f"Attention: SDPA. Notebook 06 measured a whole query with SDPA's flash kernel forced at "
+                      f"{min(ratios.values()):.2f}-{max(ratios.values()):.2f}x the speed of SDPA's own pick over "
+                      f"{len(ratios)} image sizes ({min(ratios)}-{max(ratios)} px); vlmkit keeps SDPA, which picks "
+                      "its kernel itself and is what the planner plans for.")
+
+
+def _plans(model: str | Path | ArchitectureSpec, image_size: int, batch_size: int,
+           context: int) -> dict[str, MemoryPlan]:
+    return {p: plan_memory(model, p, image_size=image_size, batch_size=batch_size, attn_implementation="sdpa",
+                           device="cuda", cuda_context_bytes=context) for p in CANDIDATES}
+
+
+def recommend_precision(model: str | Path | ArchitectureSpec, vram_gib: float, *, image_size: int, batch_size: int = 1,
+           models: int = 1, priority: str = "speed",
+           records_dir: str | Path = "reference/nvidia-h200") -> Recommendation:
+    """Recommend a precision (and the settings that go with it) for ``models`` copies of ``model`` on a card.
+
+    Each candidate (BF16, INT8, NF4) is planned with :func:`vlmkit.plan_memory` on CUDA with SDPA attention, for
+    a query of ``batch_size`` images of ``image_size`` px. Assumption for several models: they share one process,
+    hence one CUDA context, and may answer at the same time, so the need is ``models`` times the allocator's
+    peak plus one context (the context measured by notebook 01 in ``records_dir``). Only precisions whose need
+    fits the card are kept; of those, ``priority`` picks: ``"memory"`` the smallest need, ``"quality"`` the
+    highest precision (notebook 02 measures what quantization costs), ``"speed"`` the fastest whole query
+    measured in ``records_dir`` (notebook 03's ``model-speed`` records; BF16 with transformers' static-cache
+    compile where notebook 05 found it compiles: its speed-up over 05's own eager BF16 query). Relative ``records_dir`` paths that do not exist from the
+    working directory are read from the repository root. Raises ``ConfigurationError`` on bad input.
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+    check_card_question(vram_gib, models, batch_size)
+    if priority not in PRIORITIES:
+        raise ConfigurationError(f"unknown priority {priority!r}; choose one of {PRIORITIES}")
+    results = _resolve_records_dir(records_dir) / "results"
+    context, context_evidence = _context(results)
+    plans = _plans(model, image_size, batch_size, context)
+    name = next(iter(plans.values())).model
+    needs = {p: models * plan.allocator_peak_bytes + context for p, plan in plans.items()}
+    card = int(vram_gib * GIB)
+    fitting = [p for p in CANDIDATES if needs[p] <= card]
+    evidence = [context_evidence]
+    copies = f"{models} copies of " if models > 1 else ""
+    reasons = [f"Predicted need for {copies}{name}, a batch of {batch_size} image(s) of {image_size} px: "
+               + ", ".join(f"{_short(p)} {gib_text(needs[p])}" for p in CANDIDATES)
+               + f" (the CUDA context's {gib_text(context)} counted once) on a {gib_text(card)} card."]
+    common = {"model": name, "card_bytes": card, "needs": needs, "priority": priority, "image_size": image_size,
+              "batch_size": batch_size, "models": models}
+    if not fitting:
+        smallest = min(needs, key=needs.__getitem__)
+        reasons.append(f"Nothing fits: the smallest, {_short(smallest)}, needs {gib_text(needs[smallest])}, "
+                       f"{gib_text(needs[smallest] - card)} more than the card holds.")
+        return Recommendation(precision=None, settings={}, predicted_peak_bytes=needs[smallest], speed_vs_bf16=None,
+                              evidence=evidence, reasons=reasons, **common)
+    too_big = [_short(p) for p in CANDIDATES if p not in fitting]
+    reasons.append("Fits the card: " + ", ".join(_short(p) for p in fitting)
+                   + (f"; {', '.join(too_big)} would not." if too_big else " (all of them)."))
+
+    speed_records, speed_evidence, other_model = _model_speed(results, name)
+    measured_model = speed_records["bf16"]["model"] if "bf16" in speed_records else name
+    gain, compile_evidence, compile_reason = _compile_gain(results, measured_model)
+    relative: dict[str, float] = {}
+    if "bf16" in speed_records:
+        bf16_ms = speed_records["bf16"]["metrics"]["query_ms"]
+        relative = {p: bf16_ms / r["metrics"]["query_ms"] for p, r in speed_records.items()}
+        if gain is not None:
+            relative["bf16"] = gain
+    timed = [p for p in fitting if p in relative]
+
+    if priority == "memory":
+        choice = min(fitting, key=needs.__getitem__)
+        reasons.append(f"Priority memory: {_short(choice)} needs the least, leaving {gib_text(card - needs[choice])} free.")
+    elif priority == "quality":
+        choice = fitting[0]
+        reasons.append(f"Priority quality: {_short(choice)} is the highest precision that fits.")
+        reasons += _quality_reasons(results, choice, evidence)
+    elif not timed:
+        choice = fitting[0]
+        reasons.append(f"Priority speed, but {_display(results)} holds no measured whole-query time for the "
+                       f"precisions that fit; chose the highest precision that fits, {_short(choice)}.")
+    else:
+        choice = max(timed, key=relative.__getitem__)
+        evidence += [speed_evidence[p] for p in timed]
+        shapes = speed_records["bf16"]["shapes"]
+        reasons.append(f"Priority speed: of the precisions that fit, {_short(choice)} answers a whole query fastest "
+                       "in the records (" + ", ".join(f"{_short(p)} {relative[p]:.2f}x" for p in timed)
+                       + f" the speed of plain BF16, measured at {shapes['image'][0]} px, {shapes['new_tokens']} "
+                         "answer tokens" + (", BF16 with compile" if "bf16" in timed and gain else "") + ").")
+    if choice in relative and other_model:
+        reasons.append(f"The speeds were measured on {other_model}; {name} has no model-speed records.")
+
+    settings = {"attn_implementation": "sdpa"}
+    attention_evidence, attention_reason = _attention(results, measured_model)
+    evidence += attention_evidence
+    reasons.append(attention_reason)
+    if choice == "bf16" and gain is not None:
+        settings.update(cache_implementation="static", compile="transformers' static-cache compile")
+        evidence += compile_evidence
+        reasons.append(compile_reason + " The planner does not model the memory of compiled graphs.")
+    else:
+        settings["compile"] = "none"
+        if choice == "bf16":
+            reasons.append(compile_reason)
+    speed = relative.get(choice)
+    if speed is not None and priority != "speed":
+        evidence += [speed_evidence[p] for p in dict.fromkeys(("bf16", choice)) if speed_evidence[p] not in evidence]
+        reasons.append(f"Expected speed: {speed:.2f}x that of plain BF16 (whole query, from the records).")
+    return Recommendation(precision=choice, settings=settings, predicted_peak_bytes=needs[choice],
+                          speed_vs_bf16=speed, evidence=evidence, reasons=reasons, **common)
+
+
+def _quality_reasons(results: Path, choice: str, evidence: list[Evidence]) -> list[str]:
+    """Notebook 02's accuracy of a quantized ``choice`` beside BF16's (the book's trained tiny model), if measured."""
+    path = results / "02_quality.json"
+    accuracy = {r["precision"]: r for r in latest_run(load_records(path)) if r["experiment"] == "accuracy"}
+    if choice == "bf16" or choice not in accuracy or "bf16" not in accuracy:
+        return []
+    evidence += [Evidence(_display(path), accuracy[p]["run_id"], f"accuracy {p}: overall") for p in ("bf16", choice)]
+    a, b = accuracy[choice]["metrics"]["overall"], accuracy["bf16"]["metrics"]["overall"]
+    return [f"Notebook 02 (the book's trained tiny model): {_short(choice)} answers {a:.1%} correctly, "
+            f"BF16 {b:.1%}."]

@@ -1,0 +1,278 @@
+"""Every statement of the seed in one table: what the book measured, the verdict, and the notebook that shows it.
+
+The rows are made from one run's results folder (the JSON every notebook writes), never typed: a statement whose
+notebook has not run there says so instead of a verdict. Statements no machine of this project can test (Windows,
+TensorRT, ONNX Runtime) carry published figures with their sources, labelled as not measured here.
+
+Taught in ``notebooks/08_decision.ipynb``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from vlmkit.measure.records import experiment_records
+from vlmkit.models.precisions import get_precision
+from vlmkit.verdicts.claims import (
+    SEED_MECHANISM_CLAIMS,
+    SEED_MEMORY_CLAIMS_GIB,
+    SEED_QUALITY_CLAIMS,
+    SEED_SPEED_CLAIMS,
+)
+from vlmkit.verdicts.rules import current_verdict, headline_text, verdict
+
+#: The seed's "quantized models are 10-40 % slower", as a speed ratio to BF16.
+SLOWER_CLAIM = ("quantized models are 10-40 % slower than BF16", 0.6, 0.9)
+#: The seed's closing recipe for maximum speed.
+RECIPE_TEXT = "max speed: VLMInference(load_in_8bit=False, use_compile=True, use_flash_attention=True)"
+#: The seed's sentence about the LLM.int8 data path.
+DATA_PATH_TEXT = "INT8 -> dequantize -> FP16 -> compute -> quantize -> INT8"
+#: "70B+ models are bandwidth bound, 8B is not".
+BANDWIDTH_TEXT = "70B+ models are bandwidth bound, 8B is not"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One row of the report."""
+
+    statement: str
+    measured: str
+    verdict: str
+    notebook: str  # the notebook that shows it ("03"), several ("01, 02, 03"), or "-" for outside sources
+
+    def as_dict(self) -> dict[str, str]:
+        """A plain dict for records and tables."""
+        return asdict(self)
+
+
+#: Statements this project cannot test on its machines, with published figures and where they come from.
+NOT_TESTABLE_HERE: tuple[Statement, ...] = (
+    Statement("Windows: bitsandbytes may hang, prefer Linux/WSL (the seed's advice, paraphrased)",
+              "bitsandbytes' installation guide lists official Windows wheels on PyPI from 0.43 on (Windows, CUDA "
+              "11.7-12.4, MSVC; https://huggingface.co/docs/bitsandbytes/v0.43.2/installation); current releases "
+              "ship them too (https://huggingface.co/docs/bitsandbytes/v0.50.2/en/installation.md)",
+              "not testable here (no Windows machine): the advice predates official Windows support", "-"),
+    Statement("TensorRT INT8 is 1.5-3x faster",
+              "published, not measured here: TensorRT-LLM's INT8 SmoothQuant vs FP16 on an H100, GPT-J and "
+              "LLaMA-v2-7B, batch 1 and 8, 1024 tokens in / 128 out: 1.30-1.47x "
+              "(https://nvidia.github.io/TensorRT-LLM/blogs/quantization-in-TRT-LLM.html)",
+              "not testable here (no TensorRT on the GPU host); the vendor's own figures lie below 1.5x", "-"),
+    Statement("ONNX Runtime INT8 is 1.3-2x faster",
+              "published, not measured here: INT8 with ONNX Runtime against PyTorch FP32 on CPUs, BERT/GPT-2-sized "
+              "models (2020): about 1.6x with AVX2 and 3x with AVX512-VNNI (Microsoft and Hugging Face, "
+              "https://medium.com/microsoftazure/faster-and-smaller-quantized-nlp-with-hugging-face-and-onnx-runtime-"
+              "ec5525473bb7, figures as summarised at https://smilegate.ai/en/2020/10/05/huggingface-onnx-runtime)",
+              "not testable here (no ONNX export of the VLM); the published figures are for CPUs against FP32, "
+              "not for a GPU VLM against BF16", "-"),
+)
+
+
+class _Run:
+    """The latest run's records of each notebook in one results folder."""
+
+    def __init__(self, results_dir: Path):
+        self.dir = results_dir
+
+    def records(self, notebook: str, experiment: str) -> list[dict[str, Any]]:
+        return experiment_records(self.dir, notebook, experiment)
+
+    def missing(self, statement: str, notebook: str) -> Statement:
+        return Statement(statement, f"notebook {notebook} has no results in this run's folder", "not run here",
+                         notebook[:2])
+
+
+def _table_rows(run: _Run) -> list[Statement]:
+    """The seed's three-row table (VRAM, speed, quality), one row per precision."""
+    memory = {r["precision"]: r["metrics"] for r in run.records("01_loading_precisions", "memory-claim")}
+    speed = {r["precision"]: r for r in run.records("03_dequantization", "speed-claim")
+             if r["metrics"].get("role") == "headline"}
+    quality = {r["precision"]: r["metrics"] for r in run.records("02_quality", "paired-accuracy")}
+    rows = []
+    for name, claim_key, quality_key in (("bf16", None, None), ("int8", "int8-speed", "int8"), ("nf4", "int4-speed", "4bit")):
+        claim = SEED_SPEED_CLAIMS.get(claim_key) if claim_key else None
+        q_claim = SEED_QUALITY_CLAIMS.get(quality_key) if quality_key else None
+        text = (f"{get_precision(name).label}: {SEED_MEMORY_CLAIMS_GIB[name]:g} GB"
+                + (f", {claim.low:g}-{claim.high:g}x the speed, {q_claim[0]:.0%}-{q_claim[1]:.0%} of the quality"
+                   if claim and q_claim else ", the reference speed and quality") + " (the seed's table)")
+        parts, verdicts = [], []
+        if name in memory:
+            m = memory[name]
+            parts.append(f"weights {m['measured_gib']:.2f} GiB, {m['needed_gib']:.2f} GiB with the CUDA context "
+                         f"and one query")
+            verdicts.append(f"VRAM {m['verdict']}")
+        else:
+            parts.append("memory: not judged in this run (notebook 01 judges the seed's 8B model on CUDA)")
+        if claim:
+            if name in speed:
+                parts.append(f"whole query {headline_text(speed[name]).split(' (')[0]} BF16's speed")
+                verdicts.append(f"speed {current_verdict(speed[name])}")
+            else:
+                parts.append("speed: notebook 03 did not judge it here")
+        if q_claim:
+            if name in quality:
+                q = quality[name]
+                parts.append(f"accuracy {q['relative']:.3f} of BF16's (trained tiny model, {q['n']} questions)")
+                verdicts.append(f"quality {q['verdict']}")
+            else:
+                parts.append("quality: notebook 02 not run here")
+        rows.append(Statement(text, "; ".join(parts), "; ".join(verdicts) or "not run here", "01, 02, 03"))
+    return rows
+
+
+def _mechanism_rows(run: _Run) -> list[Statement]:
+    """"Dequantization overhead" and "not memory bound", from notebook 03's mechanism records."""
+    found = {r["metrics"]["claim"]: r for r in run.records("03_dequantization", "mechanism-claim")}
+    found |= {r["metrics"]["claim"]: r for r in run.records("03_dequantization", "unmeasured-claim")
+              if r["metrics"]["claim"] in SEED_MECHANISM_CLAIMS and r["metrics"]["claim"] not in found}
+    return [Statement(text, headline_text(found[key]), current_verdict(found[key]), "03") if key in found
+            else run.missing(text, "03_dequantization") for key, text in SEED_MECHANISM_CLAIMS.items()]
+
+
+def _data_path_row(run: _Run) -> Statement:
+    """What runs inside a quantized layer, from the operators notebook 03's profiler saw per precision."""
+    paths: dict[str, set[str]] = {}
+    for r in run.records("03_dequantization", "linear"):
+        if get_precision(r["precision"]).is_quantized and r["precision"] in ("int8", "nf4"):
+            paths.setdefault(r["precision"], set()).add(r["metrics"]["path"].split(";")[0] + f" (M = {r['shapes']['M']})")
+    if not paths:
+        return run.missing(DATA_PATH_TEXT, "03_dequantization")
+    int8 = sorted(paths.get("int8", set()))
+    text = ("LLM.int8 quantizes the 16-bit activations to int8 and multiplies int8 by int8, then dequantizes the "
+            f"result to 16 bit: {int8[0].split(' (')[0] if int8 else 'not profiled here'}; no layer re-quantizes its "
+            "output, so activations between layers stay 16-bit; NF4 runs gemm_4bit (no dense copy of the weight at "
+            "M = 1, a dense 16-bit weight inside it for larger M)")
+    return Statement(DATA_PATH_TEXT, text, "refuted: the weights are never dequantized by LLM.int8, and nothing is "
+                     "quantized back to INT8 after the compute", "03")
+
+
+def _speedup_rows(run: _Run) -> list[Statement]:
+    """The five speed-ups (compile, flash attention, TF32, KV-cache reuse, pinned copies): headline records."""
+    rows = []
+    for key in ("torch-compile", "flash-attention", "tf32", "kv-cache-reuse", "non-blocking"):
+        text = SEED_SPEED_CLAIMS[key].text
+        found = [(nb, r) for nb in ("04_kv_cache", "05_compile", "06_attention", "07_tf32_transfers")
+                 for kind in ("speed-claim", "unmeasured-claim") for r in run.records(nb, kind)
+                 if r["metrics"]["claim"] == key and r["metrics"].get("role") == "headline"]
+        if not found:
+            rows.append(Statement(text, "no headline measurement in this run's folder", "not run here", "04-07"))
+            continue
+        rows.append(Statement(text, "<br>".join(headline_text(r) for _, r in found),
+                              ", ".join(current_verdict(r) for _, r in found),
+                              ", ".join(sorted({nb[:2] for nb, _ in found}))))
+    return rows
+
+
+def _slower_row(run: _Run) -> Statement:
+    """The summary's "10-40 % slower", from notebook 03's headline ratios."""
+    text, low, high = SLOWER_CLAIM
+    speed = [r for r in run.records("03_dequantization", "speed-claim") if r["metrics"].get("role") == "headline"]
+    if not speed:
+        return run.missing(text, "03_dequantization")
+    judged = {get_precision(r["precision"]).label: (r["metrics"]["ratio"], verdict(r["metrics"]["ratio"], low, high,
+                                                                                      tolerance=0.0).outcome)
+              for r in speed}
+    holds = [v == "holds" for _, v in judged.values()]
+    measured = "; ".join(f"{label} {abs(1 - ratio):.0%} {'slower' if ratio < 1 else 'faster'} per whole query ({v})"
+                         for label, (ratio, v) in judged.items())
+    return Statement(text, measured, "holds" if all(holds) else "partly" if any(holds) else "refuted", "03")
+
+
+def _bandwidth_row(run: _Run) -> Statement:
+    """"70B+ is bandwidth bound, 8B is not", from notebook 08's measurement of both."""
+    found = run.records("08_decision", "bandwidth-claim")
+    if not found:
+        return Statement(BANDWIDTH_TEXT, "not measured in this run (it needs a CUDA GPU that holds at least part of "
+                         "a 72B-shaped model)", "not measured here", "08")
+    m = found[0]["metrics"]
+    return Statement(BANDWIDTH_TEXT, m["measured_text"], m["verdict"], "08")
+
+
+def _recipe_row(run: _Run) -> Statement:
+    """The seed's max-speed recipe: as one call in notebook 09 (BF16, then INT8 and NF4), its parts apart in 05 and 06."""
+    parts = []
+    for nb, key in (("05_compile", "torch-compile"), ("06_attention", "flash-attention")):
+        heads = [r for r in run.records(nb, "speed-claim")
+                 if r["metrics"]["claim"] == key and r["metrics"].get("role") == "headline"]
+        parts += [f"{SEED_SPEED_CLAIMS[key].text.split(' makes')[0].split(' is')[0]}: {r['metrics']['ratio']:.2f}x "
+                  f"({r['metrics']['variant']} vs {r['metrics']['baseline']})" for r in heads]
+    apart = ("the parts, measured apart: " + "; ".join(parts)) if parts else "no part measured apart in this run"
+    rungs = {r["metrics"]["name"]: r["metrics"] for r in run.records("09_decode_ladder", "decode-rung")}
+    default = rungs.get("generate, eager, dynamic cache")
+    recipe = next((m for name, m in rungs.items() if name.startswith("the seed's recipe")), None)
+    if not default or not recipe or recipe["query_s"] is None:
+        why = recipe["note"] if recipe else "notebook 09 has no results in this run's folder"
+        return Statement(RECIPE_TEXT, f"{apart}; the recipe as one call: {why}", "not measured as one recipe",
+                         "05, 06, 09")
+    per_query = default["query_s"] / recipe["query_s"]
+    per_token = recipe["tokens_per_s"] / default["tokens_per_s"]
+    quantized = {}
+    for r in run.records("09_decode_ladder", "recipe-precision"):
+        quantized.setdefault(r["precision"], {})[r["metrics"]["variant"]] = r["metrics"]["query_s"]
+    quantized_text = "".join(f"; {get_precision(p).label}: {v['default'] / v[next(k for k in v if k != 'default')]:.2f}x "
+                             "per query (nothing compiled: bitsandbytes)" for p, v in quantized.items() if len(v) == 2)
+    measured = (f"as one call, BF16: {per_query:.2f}x the seed's defaults per query, {per_token:.2f}x per decoded "
+                f"token ({recipe['note']}){quantized_text}; {apart}")
+    outcome = ("refuted: slower than the defaults" if per_query < 0.95 else
+               "holds: faster than the defaults" if per_query > 1.05 else "no measurable gain over the defaults")
+    return Statement(RECIPE_TEXT, measured, outcome, "05, 06, 09")
+
+
+def _int4_loop_row(run: _Run) -> Statement:
+    """INT4 against BF16 once the per-token overhead is gone (notebook 10): beyond the seed's setup, labelled so."""
+    text = "INT4 is slower than BF16 (the seed's 0.6-0.9x), once decode's per-token overhead is removed"
+    found = run.records("10_int4_decode", "int4-verdict")
+    if not found:
+        return run.missing(text, "10_int4_decode")
+    m = found[0]["metrics"]
+    if m.get("device_type") != "cuda":
+        return Statement(text, "measured on a CPU, where torchao has no packed INT4 kernel: says nothing about INT4 "
+                         "speed", "not measured here", "10")
+    return Statement(text, "supporting, narrower than a whole query (a static-cache loop, its step compiled): "
+                     + m["text"], "refuted in the compiled loop: INT4 faster" if m["speedup_vs_bf16"] > 1.05 else
+                     "holds in the compiled loop" if m["speedup_vs_bf16"] < 0.95 else "no difference in the compiled loop",
+                     "10")
+
+
+def _advice_rows(run: _Run) -> list[Statement]:
+    """The seed's card advice and its decision tree, from notebook 08's records."""
+    advice = run.records("08_decision", "seed-advice")
+    rows = [Statement(r["metrics"]["seed says"], r["metrics"]["evidence"], r["metrics"]["verdict"], "08") for r in advice]
+    decisions = [r["metrics"] for r in run.records("08_decision", "decision")]
+    if decisions:
+        wrong = sum(not m["seed_pick_fits"] for m in decisions)
+        rows.append(Statement("the seed's decision tree", f"picks a precision that does not fit the card in {wrong} of "
+                              f"{len(decisions)} card / image / batch cases (`vlmkit.recommend_precision`: none)",
+                              "refuted" if wrong else "holds", "08"))
+    latency = {r["precision"]: r["metrics"] for r in run.records("03_dequantization", "model-speed")}
+    if latency:
+        first = next(iter(run.records("03_dequantization", "model-speed")))
+        rows.append(Statement(
+            "per-card speed expectations (RTX 4090 / 3080 / 3060)",
+            f"per whole query on {first['provenance']['device_name']} ({first['shapes']['image'][0]} px, "
+            f"{first['shapes']['new_tokens']} tokens): " + ", ".join(
+                f"{get_precision(p).label} {m['query_ms']:.0f} ms" for p, m in latency.items()),
+            "not comparable here: no RTX card, and this book's sources quote no per-card figure of the seed", "03"))
+    return rows or [run.missing("the seed's card advice and decision tree", "08_decision")]
+
+
+def seed_statements(results_dir: str | Path) -> list[Statement]:
+    """Every statement of the seed, judged from the records under ``results_dir`` (one run's ``results`` folder).
+
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+    run = _Run(Path(results_dir))
+    return [*_table_rows(run), _slower_row(run), *_mechanism_rows(run), _int4_loop_row(run), _data_path_row(run),
+            _bandwidth_row(run), *_speedup_rows(run), _recipe_row(run), *_advice_rows(run), *NOT_TESTABLE_HERE]
+
+
+def seed_statement_table(run_dir: str | Path) -> str:
+    """Markdown table of :func:`seed_statements` for a reference run folder (its ``results`` inside).
+
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+    rows = seed_statements(Path(run_dir) / "results")
+    lines = ["| the seed says | measured here | verdict | notebook |", "| --- | --- | --- | --- |"]
+    lines += [f"| {s.statement} | {s.measured} | {s.verdict} | {s.notebook} |" for s in rows]
+    return "\n".join(lines)
