@@ -84,3 +84,43 @@ def test_experiment_records_are_the_latest_runs_of_one_experiment(tmp_path):
             store.record(experiment, model=None, precision=None, shapes={}, repeats=1, metrics={"run": run})
     found = experiment_records(tmp_path, "00_x", "a")
     assert [(r["run_id"], r["experiment"]) for r in found] == [("new", "a")]
+
+
+def test_a_measurement_round_trips_through_a_results_file_under_its_committed_keys(tmp_path):
+    from dataclasses import dataclass
+
+    from vlmkit.measure.records import Measurement, ResultsStore, metric, read_measurements
+
+    @dataclass(frozen=True)
+    class Query(Measurement):
+        EXPERIMENT = "query-example"
+        variant: str
+        whole_query_ms: float = metric("whole query (ms)")
+        tokens: int | None = metric("tokens", None)
+
+    store = ResultsStore("99_example", tmp_path, "cpu")
+    written = store.record_measurement(Query("eager", 12.5, 3), model="tiny", precision="bf16", shapes={}, repeats=2)
+    assert written["experiment"] == "query-example"
+    assert written["metrics"] == {"variant": "eager", "whole query (ms)": 12.5, "tokens": 3}
+    store.record("other", model=None, precision=None, shapes={}, repeats=1, metrics={"x": 1})
+    (back,) = read_measurements(Query, tmp_path, "99_example")
+    assert back.measurement == Query("eager", 12.5, 3) and back.model == "tiny" and back.repeats == 2
+    assert Query.from_metrics({"variant": "x", "whole query (ms)": 1.0, "extra": 0}) == Query("x", 1.0, None)
+    with pytest.raises(KeyError, match="whole query"):
+        Query.from_metrics({"variant": "x"})
+
+
+def test_explanations_are_templates_filled_with_numbers_and_fail_on_a_missing_one(tmp_path, monkeypatch):
+    import jinja2
+
+    from vlmkit.book import prose
+
+    (tmp_path / "99_example").mkdir()
+    (tmp_path / "99_example" / "summary.md").write_text(
+        "INT4 is {{ ratio|x }} BF16{% if ratio > 1 %}, faster{% endif %}: {{ share|pct }} of {{ card|gib }}.\n")
+    monkeypatch.setattr(prose, "PROSE_DIR", tmp_path)
+    assert prose.render("99_example/summary", ratio=1.284, share=0.571, card=12 * 2**30) == (
+        "INT4 is 1.28x BF16, faster: 57 % of 12.00 GiB.\n")
+    assert prose.explain("99_example/summary", ratio=0.9, share=0.5, card=1).data.startswith("INT4 is 0.90x BF16:")
+    with pytest.raises(jinja2.UndefinedError):
+        prose.render("99_example/summary", ratio=1.0)

@@ -5,6 +5,7 @@
 - ``reference_status``: is each committed reference run current, or marked stale?
 - ``site``: the committed reference runs as a static HTML site.
 - ``lab``: JupyterLab with the book's kernel and notebook filter.
+- ``prose``: the notebooks' explanations, Markdown templates filled with a run's numbers (``explain``).
 - ``course``: the course plan; ``exercises``: the checks behind the exercise notebooks.
 
 The top floor: it may import every other room. Taught in ``notebooks/00_environment.ipynb``.
@@ -31,6 +32,10 @@ _EXPORTS = {
     "lab": "lab",
     "lab_command": "lab",
     "register_kernel": "lab",
+    "PROSE_DIR": "prose",
+    "explain": "prose",
+    "prose": "prose",
+    "render": "prose",
     "README_BLOCKS": "readme_tables",
     "SPEED_NOTEBOOKS": "readme_tables",
     "card_table": "readme_tables",

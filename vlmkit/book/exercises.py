@@ -37,6 +37,7 @@ from vlmkit.models.precisions import get_precision
 from vlmkit.planning.planner import plan_memory
 from vlmkit.planning.recommend import CANDIDATES, recommend_precision
 from vlmkit.planning.seed_tree import seed_tree
+from vlmkit.runtime.environment import CAPABILITIES_EXPERIMENT
 from vlmkit.verdicts.claims import SEED_QUALITY_CLAIMS, SEED_SPEED_CLAIMS
 from vlmkit.verdicts.quality import mcnemar_exact
 from vlmkit.verdicts.rules import speed_verdict, verdict
@@ -180,7 +181,7 @@ def check_sdpa_backends(missing_on_cpu: Collection[str] | None) -> None:
     Taught in ``notebooks/00_environment.ipynb``.
     """
     def working(run: str) -> set[str]:
-        backends = reference_records("00_environment", "capabilities", run)[0]["metrics"]["sdpa_backends"]
+        backends = reference_records("00_environment", CAPABILITIES_EXPERIMENT, run)[0]["metrics"]["sdpa_backends"]
         return {name for name, state in backends.items() if state == "works"}
 
     _names("SDPA_MISSING_ON_CPU", missing_on_cpu, working(H200_RUN) - working(CPU_RUN), allowed=SDPA_BACKENDS,

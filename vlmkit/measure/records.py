@@ -1,10 +1,15 @@
 """One results format for the whole book: JSON records with provenance, written atomically.
 
-Every notebook records what it measured through ``ResultsStore.record``. Each
+Every notebook records what it measured through ``ResultsStore.record`` (or, for a typed record,
+``ResultsStore.record_measurement``). Each
 record carries the device, its memory, the versions of everything that matters,
 the model, precision, shapes, repeats and a timestamp. A record is appended by
 writing a new file beside the old one and renaming it over it, so a notebook
 that fails half-way leaves every earlier record intact.
+
+A record's metrics have one shape per experiment. :class:`Measurement` writes that shape down once, as a frozen
+dataclass in the room that owns the concept: the notebook builds it, ``ResultsStore.record_measurement`` writes
+it, and every reader gets it back typed with :func:`read_measurements`; nobody spells a metric's key twice.
 
 Taught in ``notebooks/00_environment.ipynb``.
 """
@@ -17,10 +22,11 @@ import platform
 import sys
 import tempfile
 import uuid
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 import torch
 
@@ -122,6 +128,68 @@ def experiment_records(results_dir: str | Path, notebook: str, experiment: str) 
     return [r for r in latest_run(load_records(Path(results_dir) / f"{notebook}.json")) if r["experiment"] == experiment]
 
 
+def metric(key: str, default: Any = MISSING) -> Any:
+    """A :class:`Measurement` field stored under ``key`` in the record's metrics (keys of committed records keep
+    their spelling, e.g. ``"whole query (ms)"``); ``default`` for keys older records lack."""
+    return field(metadata={"key": key}) if default is MISSING else field(default=default, metadata={"key": key})
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The metrics of one experiment's records as a typed value: subclasses set :attr:`EXPERIMENT` and their fields.
+
+    A field is stored under its own name, or under :func:`metric`'s key. Reading back ignores keys the class does
+    not name (a record may carry more) and fills fields with defaults from older records.
+    Taught in ``notebooks/00_environment.ipynb``.
+    """
+
+    EXPERIMENT: ClassVar[str] = ""
+
+    def metrics(self) -> dict[str, Any]:
+        """The record's ``metrics`` dict."""
+        return {f.metadata.get("key", f.name): getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_metrics(cls, metrics: dict[str, Any]):
+        """The typed value of a record's ``metrics`` (a missing key without a default raises ``KeyError``)."""
+        values = {}
+        for f in fields(cls):
+            key = f.metadata.get("key", f.name)
+            if key in metrics:
+                values[f.name] = metrics[key]
+            elif f.default is MISSING and f.default_factory is MISSING:
+                raise KeyError(f"{cls.__name__}: a {cls.EXPERIMENT!r} record without {key!r}")
+        return cls(**values)
+
+
+M = TypeVar("M", bound=Measurement)
+
+
+@dataclass(frozen=True)
+class Recorded(Generic[M]):
+    """One record read back: its typed metrics and what the record says about them."""
+
+    measurement: M
+    model: str | None
+    precision: str | None
+    shapes: dict[str, Any]
+    repeats: int
+    run_id: str
+    provenance: dict[str, Any]
+    file: Path
+
+
+def read_measurements(kind: type[M], results_dir: str | Path, notebook: str) -> list[Recorded[M]]:
+    """The latest run's records of ``kind.EXPERIMENT`` in ``<results_dir>/<notebook>.json``, typed.
+
+    Taught in ``notebooks/08_decision.ipynb`` (the decision tree reads every notebook's records this way).
+    """
+    path = Path(results_dir) / f"{notebook}.json"
+    return [Recorded(kind.from_metrics(r["metrics"]), r["model"], r["precision"], r["shapes"], r["repeats"],
+                     r["run_id"], r["provenance"], path)
+            for r in experiment_records(results_dir, notebook, kind.EXPERIMENT)]
+
+
 class ResultsStore:
     """Appends records for one notebook to ``<directory>/<notebook>.json``.
 
@@ -172,6 +240,12 @@ class ResultsStore:
         records.append(entry)
         atomic_write_json(self.path, {"schema": SCHEMA_VERSION, "records": records})
         return entry
+
+    def record_measurement(self, measurement: Measurement, *, model: str | None, precision: str | None,
+                           shapes: dict[str, Any], repeats: int) -> dict[str, Any]:
+        """:meth:`record` for a typed :class:`Measurement`: its experiment and metrics come from the value."""
+        return self.record(measurement.EXPERIMENT, model=model, precision=precision, shapes=shapes, repeats=repeats,
+                           metrics=measurement.metrics())
 
     @property
     def provenance(self) -> dict[str, Any]:

@@ -13,12 +13,17 @@ from torch.nn.attention import sdpa_kernel
 
 from vlmkit.core.device import bitsandbytes_backend, resolve_device
 from vlmkit.errors import BackendUnavailableError
-from vlmkit.measure.records import provenance
+from vlmkit.measure.records import ResultsStore, provenance
 from vlmkit.models.attention_backends import (
     FLASH_ATTN_PACKAGES,
     SDPA_BACKENDS,
     flash_attn_unavailable_reason,
 )
+
+#: The experiment name of notebook 00's record of this machine, and the (batch, heads, tokens, head dim) of the
+#: attention call each SDPA backend is probed with.
+CAPABILITIES_EXPERIMENT = "capabilities"
+SDPA_PROBE_SHAPE = (1, 8, 128, 64)
 
 
 def probe_sdpa_backends(device: torch.device, dtype: torch.dtype | None = None) -> dict[str, str]:
@@ -27,7 +32,7 @@ def probe_sdpa_backends(device: torch.device, dtype: torch.dtype | None = None) 
     Taught in ``notebooks/00_environment.ipynb``.
     """
     dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
-    q = torch.randn(1, 8, 128, 64, device=device, dtype=dtype)
+    q = torch.randn(*SDPA_PROBE_SHAPE, device=device, dtype=dtype)
     results = {}
     for name, backend in SDPA_BACKENDS.items():
         try:
@@ -95,3 +100,12 @@ def capability_report(device: str | torch.device | None = None) -> dict[str, Any
         }
     )
     return report
+
+
+def record_capabilities(store: ResultsStore, report: dict[str, Any]) -> dict[str, Any]:
+    """Write :func:`capability_report` as this run's ``capabilities`` record; returns the record.
+
+    Taught in ``notebooks/00_environment.ipynb``.
+    """
+    return store.record(CAPABILITIES_EXPERIMENT, model=None, precision=None,
+                        shapes={"sdpa_probe": list(SDPA_PROBE_SHAPE)}, repeats=1, metrics=report)
