@@ -1,6 +1,8 @@
 # vlmkit: two commands on a fresh machine (see README.md).
 #   make book   installs the environment (once) and runs the whole book on this machine's device
-#   make test   installs the environment (once) and runs the tests (what CI runs)
+#   make test   installs the environment (once) and runs the tests (what CI runs): every tier below
+#   make test-fast       the unit tests without the slow ones (about two minutes): the quick loop while editing
+#   make test-notebooks  every notebook executed on this machine's CPU through nbval (a few minutes)
 #   make site   installs the environment (once) and renders the committed reference runs -> build/site/index.html
 #   make lab    installs the environment (once) and opens the book in JupyterLab
 #   make browser-test   runs notebooks 00, 01 and 08 in JupyterLab in chromium (minutes; not part of make test)
@@ -8,7 +10,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: book test site lab browser-test
+.PHONY: book test test-fast test-notebooks site lab browser-test
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +25,12 @@ book: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest tests -m 'not slow and not browser'
+
+test-notebooks: $(VENV)/.installed
+	$(PY) -m pytest notebooks
 
 site: $(VENV)/.installed
 	$(PY) -m vlmkit.book.site

@@ -79,7 +79,7 @@ def test_every_relative_link_of_the_course_resolves():
 
 def test_glossary_explains_the_books_terms_and_points_to_existing_notebooks():
     text = (ROOT / "docs" / "glossary.md").read_text()
-    entries = re.split(r"^### ", text, flags=re.M)[1:]
+    entries = re.split(r"^## ", text, flags=re.M)[1:]
     headings = [e.splitlines()[0] for e in entries]
     assert headings == sorted(headings, key=str.lower)  # alphabetical
     for term in GLOSSARY_TERMS:

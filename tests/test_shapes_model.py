@@ -3,7 +3,8 @@
 Notebook 02, executed by nbval with its CPU defaults, evaluates BF16, INT8 and NF4 (``CPU_DEFAULT_PRECISIONS``)
 on half the test split and asserts their accuracy, their drop below BF16 and the baselines. This file adds what
 the notebook does not do on a CPU: BF16 on the whole split, against the model card, and a load of every other
-precision.
+precision. Both evaluate the committed model on a CPU for most of a minute: marked ``slow`` (``make test`` runs them,
+``make test-fast`` leaves them out).
 """
 
 import re
@@ -67,6 +68,7 @@ def _questions_per_family(rows: list[dict]) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.slow
 def test_bf16_accuracy_is_what_the_card_says_and_beats_every_baseline(rows):
     acc = evaluate(VLMInference(model=str(MODEL), precision="bf16", device="cpu"), rows, progress=False)
     assert acc.overall >= TARGET_ACCURACY
@@ -99,6 +101,7 @@ def test_the_card_check_fails_on_a_wrong_card_or_a_broken_model(rows):
                               questions)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", [p for p in PRECISION_NAMES if p not in CPU_DEFAULT_PRECISIONS])
 def test_every_other_precision_loads_and_answers(rows, precision):
     vlm = VLMInference.from_loaded(load_model(str(MODEL), precision, device="cpu"))

@@ -133,3 +133,13 @@ def test_build_refuses_to_replace_a_folder_it_did_not_build(tmp_path):
     with pytest.raises(FileExistsError):
         build_site(tmp_path, ROOT)
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_the_docs_are_pages_linked_from_the_landing_page(site):
+    landing = (site / "index.html").read_text()
+    for doc in sorted((ROOT / "docs").glob("*.md")):
+        assert (site / "docs" / f"{doc.stem}.html").exists(), doc.name
+    assert 'href="docs/architecture.html"' in landing  # the README's link to the package's map
+    course = (site / "docs" / "course.html").read_text()
+    assert 'href="glossary.html' in course  # docs link each other as pages
+    assert 'href="../nvidia-h200/00_environment.html' in course  # and lead to the book's notebook pages

@@ -69,6 +69,8 @@ def site_target(target: str, source_dir: str, page_dir: str, root: Path, runs: l
     page: str | None = None
     if repo_path == "README.md":
         page = "index.md"
+    elif parts[0] == "docs" and len(parts) == 2 and parts[1].endswith(".md") and (root / repo_path).exists():
+        page = repo_path  # the package's map, the course plan, the glossary: pages of their own
     elif parts[-1].endswith(".ipynb") and (parts[:-1] == ["notebooks"] or parts[0] == "reference" and len(parts) == 3):
         # a source notebook: the page of the same run where it has one, else of the first run that has it
         candidates = [parts[1]] if parts[0] == "reference" else [page_dir, *runs] if page_dir else runs
@@ -122,8 +124,13 @@ def landing_page(readme: str, runs: list[Path], root: Path) -> str:
     devices = [f"[{run_manifest(r)['device']['device_name']}]({r.name}/index.md)" for r in runs]
     intro = (f"This site shows the committed reference runs, rendered without running anything: the book as run on "
              f"{devices[0]}" + (f", and on {', '.join(devices[1:])}" if devices[1:] else "") + ".")
-    toctree = "\n".join(f"{name}/index" for name in names)
+    toctree = "\n".join([*(f"{name}/index" for name in names), *(f"docs/{d.stem}" for d in _docs(root))])
     return f"{title}\n\n{intro}\n{body}\n```{{toctree}}\n:hidden:\n{toctree}\n```\n"
+
+
+def _docs(root: Path) -> list[Path]:
+    """The Markdown pages under ``docs/`` (architecture, course plan, glossary), each a page of the site."""
+    return sorted((root / "docs").glob("*.md"))
 
 
 def stage(root: Path, staging: Path) -> None:
@@ -133,6 +140,10 @@ def stage(root: Path, staging: Path) -> None:
     names = [r.name for r in runs]
     staging.mkdir(parents=True)
     (staging / "index.md").write_text(landing_page((root / "README.md").read_text(), runs, root))
+    if _docs(root):
+        (staging / "docs").mkdir()
+    for doc in _docs(root):
+        (staging / "docs" / doc.name).write_text(map_links(doc.read_text(), "docs", "docs", root, names))
     for run_dir in runs:
         page_dir = staging / run_dir.name
         (page_dir / "results").mkdir(parents=True)
