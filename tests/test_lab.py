@@ -63,7 +63,13 @@ def test_kernel_is_this_python_under_the_projects_name(tmp_path):
 
 
 def test_lab_opens_the_first_notebook_at_the_checkout_root():
-    command = lab_command(CHECKOUT, ["--no-browser"])
+    command = lab_command(CHECKOUT, ["--no-browser"], as_root=False)
     assert command[:3] == [sys.executable, "-m", "jupyterlab"] and command[-1] == "--no-browser"
     opened = next(a for a in command if a.startswith("--LabApp.default_url=")).split("/lab/tree/")[1]
     assert (CHECKOUT / opened).is_file() and f"--ServerApp.root_dir={CHECKOUT}" in command
+
+
+def test_lab_as_root_passes_allow_root_once():
+    assert "--allow-root" in lab_command(CHECKOUT, ["--no-browser"], as_root=True)
+    assert "--allow-root" not in lab_command(CHECKOUT, ["--no-browser"], as_root=False)
+    assert lab_command(CHECKOUT, ["--allow-root"], as_root=True).count("--allow-root") == 1

@@ -61,7 +61,7 @@ def test_loading_notebook_with_injected_parameters(tmp_path):
     assert not [r for r in recs if r["experiment"] == "memory-claim"]  # the seed's claims are about the 8B model
 
 
-def test_book_runner_keeps_going_and_loses_nothing(tmp_path):
+def test_book_runner_keeps_going_and_loses_nothing(tmp_path, capfd):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     good = new_notebook(cells=[
@@ -76,6 +76,9 @@ def test_book_runner_keeps_going_and_loses_nothing(tmp_path):
         nbformat.write(nb, notebooks / name)
     manifest = run_book("cpu", tmp_path / "build", notebooks=notebooks)
     assert [e["status"] for e in manifest["notebooks"]] == ["ok", "failed", "ok"]
+    said = capfd.readouterr().err  # one line as each notebook starts and as it ends, and no kernel log
+    assert "[1/3] 00_good ..." in said and "[3/3] 02_good ok in" in said and "[2/3] 01_bad FAILED (" in said
+    assert "without encryption" not in said
     assert "boom" in manifest["notebooks"][1]["error"]
     target = next((tmp_path / "build").iterdir())
     assert target.name.startswith("cpu-")

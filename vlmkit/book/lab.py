@@ -72,10 +72,18 @@ def install_notebook_filter(checkout: Path = CHECKOUT, python: str = sys.executa
     return True
 
 
-def lab_command(checkout: Path = CHECKOUT, extra: list[str] | None = None) -> list[str]:
-    """The JupyterLab command line: this Python, root at the checkout, notebook 00 open."""
+def lab_command(checkout: Path = CHECKOUT, extra: list[str] | None = None, *, as_root: bool | None = None) -> list[str]:
+    """The JupyterLab command line: this Python, root at the checkout, notebook 00 open.
+
+    As root (containers and cloud notebooks run as root) it adds ``--allow-root``, without which JupyterLab refuses
+    to start. ``as_root``: whether this process is root (None: ask the OS). Taught in ``notebooks/00_environment.ipynb``.
+    """
+    extra = list(extra or [])
+    root = (os.geteuid() == 0) if as_root is None else as_root
+    if root and "--allow-root" not in extra:
+        extra.append("--allow-root")
     return [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={checkout}",
-            f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK}", *(extra or [])]
+            f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK}", *extra]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.setup_only:
         return 0
     command = lab_command(CHECKOUT, extra)
+    print(f"JupyterLab opens {FIRST_NOTEBOOK}{' (as root: --allow-root)' if '--allow-root' in command else ''}; "
+          "its address with the access token (http://localhost:...) follows in JupyterLab's log", flush=True)
     os.execv(command[0], command)  # JupyterLab takes over this process (Ctrl-C stops it)
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import papermill
+from tqdm import tqdm
 
 from vlmkit.core.device import device_slug, resolve_device
 from vlmkit.core.progress import TEXT_PROGRESS_ENV
@@ -75,25 +77,31 @@ def run_book(device: str = "auto", out: Path = Path("build"), only: list[str] | 
     return manifest
 
 
+#: Kernel options for executed notebooks: its own log at ERROR, so the run prints no "Kernel is running over TCP
+#: without encryption" warning per notebook (the kernel talks to papermill on this machine's loopback only).
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+
+
 def _execute_all(sources: list[Path], only: list[str] | None, device_type: str, target: Path,
                  manifest: dict[str, Any]) -> None:
-    import papermill
-
-    for source in sources:
-        if only and not any(source.name.startswith(prefix) for prefix in only):
-            continue
+    selected = [s for s in sources if not only or any(s.name.startswith(prefix) for prefix in only)]
+    bar = tqdm(selected, desc="notebooks", unit="notebook", file=sys.stderr, dynamic_ncols=True)
+    for number, source in enumerate(bar, start=1):
         _set_aside_earlier_results(target / "results" / f"{source.stem}.json", manifest["run_id"])
+        tqdm.write(f"[{number}/{len(selected)}] {source.stem} ...", file=sys.stderr)
         started = time.perf_counter()
         entry: dict[str, Any] = {"notebook": source.name, "status": "ok"}
         try:
             papermill.execute_notebook(
                 str(source), str(target / source.name), parameters={"DEVICE": device_type},
-                cwd=str(source.parent), kernel_name="python3", language="python",
+                cwd=str(source.parent), kernel_name="python3", language="python", progress_bar=False,
+                extra_arguments=KERNEL_ARGUMENTS,
             )
         except Exception as exc:  # papermill raises its own error types; the run goes on
             entry.update(status="failed", error=f"{type(exc).__name__}: {str(exc)[-2000:]}")
-            print(f"FAILED {source.name}: {type(exc).__name__}", file=sys.stderr)
         entry["seconds"] = round(time.perf_counter() - started, 1)
+        outcome = "ok" if entry["status"] == "ok" else f"FAILED ({entry['error'].split(':')[0]})"
+        tqdm.write(f"[{number}/{len(selected)}] {source.stem} {outcome} in {entry['seconds']:.1f} s", file=sys.stderr)
         kept = [e for e in manifest["notebooks"] if e["notebook"] != source.name]
         manifest["notebooks"] = sorted(kept + [entry], key=lambda e: e["notebook"])
         atomic_write_json(target / "run.json", manifest)
@@ -118,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     manifest = run_book(args.device, args.out, args.only, resume=args.resume)
     for entry in manifest["notebooks"]:
         print(f"{entry['status']:>6}  {entry['seconds']:7.1f} s  {entry['notebook']}")
+    target = (args.out / device_slug(resolve_device(args.device))).resolve()
+    failed = sum(e["status"] != "ok" for e in manifest["notebooks"])
+    print(f"{len(manifest['notebooks']) - failed} ok, {failed} failed; executed notebooks, results and run.json "
+          f"in {target}")
     return 0 if all(e["status"] == "ok" for e in manifest["notebooks"]) and manifest["notebooks"] else 1
 
 
