@@ -16,4 +16,6 @@ myst_heading_anchors = 3  # `page.ipynb#a-heading` links resolve like on GitHub
 
 html_theme = "sphinx_book_theme"
 html_theme_options = {"show_navbar_depth": 1, "home_page_in_toc": True}
+html_static_path = ["_static"]
+html_css_files = ["vlmkit.css"]  # wide tables scroll sideways, long output lines wrap
 html_copy_source = False  # the notebooks are a few MB each: the committed files are the source
