@@ -29,6 +29,7 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 from vlmkit.book import exercises
+from vlmkit.book.lab import KERNELSPEC
 from vlmkit.book.runner import book_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,8 +107,9 @@ def _solutions() -> dict[str, dict[str, Any]]:
 Failure = tuple[str, nbformat.NotebookNode, CellExecutionError]
 
 
-def _run_spoiled(answers: dict[str, dict[str, Any]]) -> dict[str, Failure]:
-    """Per notebook: the answer spoiled, the cell that failed and its error (the solutions everywhere else)."""
+def _run_spoiled(answers: dict[str, dict[str, Any]]) -> tuple[nbformat.NotebookNode, dict[str, Failure]]:
+    """The executed joined notebook, and per notebook: the answer spoiled, the cell that failed and its error (the
+    solutions everywhere else)."""
     targets = {stem: _spoil_target(given) for stem, given in answers.items()}
     nb = _joined({stem: {**given, targets[stem]: _spoiled(given[targets[stem]])} for stem, given in answers.items()})
     client = NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(EXERCISES)}})
@@ -121,7 +123,7 @@ def _run_spoiled(answers: dict[str, dict[str, Any]]) -> dict[str, Failure]:
                 client.execute_cell(cell, index)
             except CellExecutionError as error:
                 failed[stem] = (targets[stem], cell, error)
-    return failed
+    return nb, failed
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +134,9 @@ def runs(tmp_path_factory) -> dict[str, Any]:
         unanswered = pool.submit(_run_with_papermill, _joined({}), out / "unanswered.ipynb")
         solved = pool.submit(_run_with_papermill, _joined(_solutions()), out / "solved.ipynb")
         spoiled = pool.submit(_run_spoiled, _solutions())
-        return {"unanswered": unanswered.result(), "solved": solved.result(), "spoiled": spoiled.result()}
+        spoiled_run, failures = spoiled.result()
+        return {"unanswered": unanswered.result(), "solved": solved.result(), "spoiled": failures,
+                "spoiled run": spoiled_run}
 
 
 def test_every_book_notebook_has_an_exercise_notebook_of_the_same_name():
@@ -142,7 +146,7 @@ def test_every_book_notebook_has_an_exercise_notebook_of_the_same_name():
 @pytest.mark.parametrize("stem", STEMS)
 def test_exercise_notebook_is_a_clean_source_with_one_check_per_answer(stem):
     nb = _read(stem)
-    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.metadata["kernelspec"] == KERNELSPEC  # "Python (vlmkit)", like the book's notebooks
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
     (params,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     for line in params.source.splitlines():
@@ -153,6 +157,8 @@ def test_exercise_notebook_is_a_clean_source_with_one_check_per_answer(stem):
     assert 1 <= len(checks) <= 3  # one to three exercises
     assert sorted(n for c in checks for n in re.findall(r"\b[A-Z][A-Z0-9_]+\b", c.source)) == sorted(names)
     assert all(re.fullmatch(r"check_\w+\([A-Z0-9_, ]*\)", c.source) for c in checks)
+    summaries = [i for i, c in enumerate(nb.cells) if "exercise-summary" in c.metadata.get("tags", [])]
+    assert len(summaries) == 1 and summaries[0] > max(nb.cells.index(c) for c in checks)  # counted after all
     assert f"../notebooks/{stem}.ipynb" in nb.cells[0].source
 
 
@@ -174,21 +180,36 @@ def test_solutions_pass_every_check(stem, runs):
 
 
 @pytest.mark.parametrize("stem", STEMS)
-def test_a_wrong_answer_fails_its_check_with_a_hint(stem, runs):
+def test_a_wrong_answer_gets_a_hint_every_answer_is_judged_and_the_summary_fails(stem, runs):
     target, cell, error = runs["spoiled"][stem]
-    assert exercises.CHECK_TAG in cell.metadata.get("tags", []) and target in cell.source, (target, cell.source)
-    assert error.ename == "AssertionError" and target in error.evalue and "Hint:" in error.evalue
+    assert "exercise-summary" in cell.metadata.get("tags", [])  # Run All reached the last cell
+    assert error.ename == "WrongAnswers" and target in error.evalue
+    (shown,) = [o for o in cell.outputs if o.output_type == "error"]
+    assert len(shown.traceback) == 1 and "Traceback" not in shown.traceback[0]  # one line, no traceback
+    outputs = _check_outputs(runs["spoiled run"], stem)
+    (judged,) = [text for text in outputs if f"✗ {target}" in text]
+    assert "Hint:" in judged or "should be" in judged or "not one of" in judged
+    assert "check_" not in judged and "Traceback" not in judged  # no code of the check, no traceback
+    others = set(_parameters(_read(stem))) - {target}  # every other answer of the notebook was judged, right
+    assert all(any(line.startswith(n) and "correct" in line for text in outputs for line in text.splitlines())
+               for n in others), (others, outputs)
 
 
-def test_a_check_rejects_answers_of_the_wrong_kind(capsys):
+def test_a_check_rejects_answers_of_the_wrong_kind_and_the_summary_counts_them(capsys):
     exercises.check_compile_break_even(None)
     assert capsys.readouterr().out == f"COMPILE_BREAK_EVEN_QUERIES: {exercises.NOT_ANSWERED}\n"
-    with pytest.raises(AssertionError, match="whole number"):
-        exercises.check_compile_break_even(68.5)
-    with pytest.raises(AssertionError, match="not one of"):
-        exercises.check_forum_claim("fits")
-    with pytest.raises(AssertionError, match="should be a number"):
-        exercises.check_double_quant_saving("0.37")
+    exercises.check_compile_break_even(68.5)
+    exercises.check_forum_claim("fits")
+    exercises.check_double_quant_saving("0.37")
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" ")[1] for line in lines] == ["COMPILE_BREAK_EVEN_QUERIES", "FORUM_CLAIM_VERDICT",
+                                                      "DQ_SAVING_BITS_PER_WEIGHT"]
+    assert "whole number" in lines[0] and "not one of" in lines[1] and "should be a number" in lines[2]
+    with pytest.raises(exercises.WrongAnswers, match="COMPILE_BREAK_EVEN_QUERIES, DQ_SAVING_BITS_PER_WEIGHT"):
+        exercises.summary()
+    assert capsys.readouterr().out.startswith("0 right, 3 wrong, 0 not answered (of 3)")
+    exercises.summary()  # counted since the last summary: nothing now, nothing wrong
+    assert capsys.readouterr().out.startswith("0 right, 0 wrong, 0 not answered (of 0)")
 
 
 def test_break_even_counts_the_warm_up_query():

@@ -3,8 +3,11 @@
 Every check compares a reader's answer with a value computed here from vlmkit, a registry configuration or the
 committed reference runs (``reference/<device>/``), never typed. For an answer left at ``None`` it prints
 ``not answered yet`` (an unanswered notebook runs clean under papermill); for a right one it prints ``correct``
-with the computed value; for a wrong one it raises ``AssertionError`` with a hint, not the value. Numbers are
-compared with the relative tolerance each check states. Each check's docstring names the notebook that teaches it.
+with the computed value; for a wrong one it prints a short line with a hint and the tolerance, never the value
+and never a traceback, and goes on: every answer of every check is judged. The notebook's last cell,
+:func:`summary`, counts them and fails (one short line, no traceback) if any was wrong, so Run All reaches the
+end and papermill and the tests still see the failure. Numbers are compared with the relative tolerance each
+check states. Each check's docstring names the notebook that teaches it.
 Everything runs on a CPU in seconds. Worked solutions: ``exercises/solutions.py``.
 """
 
@@ -116,24 +119,58 @@ def break_even_queries(warmup_a: float, steady_a: float, warmup_b: float, steady
 
 
 # --- comparing answers -----------------------------------------------------------------------------------------
+#: What each answer judged since the last :func:`summary` came to: name -> "right", "wrong" or "not answered".
+_JUDGED: dict[str, str] = {}
+
+
+class WrongAnswers(Exception):
+    """Raised by :func:`summary` when an answer was wrong: IPython shows its one line instead of a traceback."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
 def _answered(name: str, answer: object) -> bool:
     if answer is None:
         print(f"{name}: {NOT_ANSWERED}")
+        _JUDGED[name] = "not answered"
         return False
     return True
 
 
+def _right(name: str, text: str) -> None:
+    print(text)
+    _JUDGED[name] = "right"
+
+
+def _wrong(name: str, text: str) -> None:
+    """A wrong answer: one line with the hint, and the check goes on (no exception, no code of the check shown)."""
+    print(f"✗ {text}")
+    _JUDGED[name] = "wrong"
+
+
+def summary() -> None:
+    """The last cell of an exercise notebook: how many answers were right, wrong and not answered since the last
+    summary; raises :class:`WrongAnswers` (shown as one line) if any was wrong. Taught in every exercise notebook.
+    """
+    counts = {kind: sorted(n for n, k in _JUDGED.items() if k == kind) for kind in ("right", "wrong", "not answered")}
+    _JUDGED.clear()
+    print(", ".join(f"{len(names)} {kind}" for kind, names in counts.items()) + f" (of {sum(map(len, counts.values()))})")
+    if counts["wrong"]:
+        raise WrongAnswers(f"wrong: {', '.join(counts['wrong'])} (each check above says why, with a hint)")
+
+
 def _number(name: str, answer: object, expected: float, *, rel_tol: float, what: str, hint: str) -> None:
-    """A number within ``rel_tol`` of ``expected``: ``correct``, else an AssertionError saying which way it is off."""
+    """A number within ``rel_tol`` of ``expected``: ``correct``, else a line saying which way it is off."""
     if not _answered(name, answer):
         return
     if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        raise AssertionError(f"{name} should be a number, got {answer!r}")
+        return _wrong(name, f"{name} should be a number, got {answer!r}")
     if not math.isclose(answer, expected, rel_tol=rel_tol):
         off = (answer - expected) / expected if expected else math.inf
-        raise AssertionError(f"{name} = {answer:g} is {abs(off):.0%} too {'high' if off > 0 else 'low'} "
-                             f"(tolerance ±{rel_tol:.1%}). Hint: {hint}")
-    print(f"{name} = {answer:g}: correct ({what}: {expected:.4g}, tolerance ±{rel_tol:.1%})")
+        return _wrong(name, f"{name} = {answer:g} is {abs(off):.0%} too {'high' if off > 0 else 'low'} "
+                            f"(tolerance ±{rel_tol:.1%}). Hint: {hint}")
+    _right(name, f"{name} = {answer:g}: correct ({what}: {expected:.4g}, tolerance ±{rel_tol:.1%})")
 
 
 def _count(name: str, answer: object, expected: int | None, *, what: str, hint: str) -> None:
@@ -141,10 +178,10 @@ def _count(name: str, answer: object, expected: int | None, *, what: str, hint: 
     if not _answered(name, answer):
         return
     if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not float(answer).is_integer():
-        raise AssertionError(f"{name} should be a whole number, got {answer!r}")
+        return _wrong(name, f"{name} should be a whole number, got {answer!r}")
     if int(answer) != expected:
-        raise AssertionError(f"{name} = {int(answer)} is not right. Hint: {hint}")
-    print(f"{name} = {int(answer)}: correct ({what})")
+        return _wrong(name, f"{name} = {int(answer)} is not right. Hint: {hint}")
+    _right(name, f"{name} = {int(answer)}: correct ({what})")
 
 
 def _choice(name: str, answer: object, expected: object, *, allowed: Collection[object], what: str,
@@ -154,10 +191,10 @@ def _choice(name: str, answer: object, expected: object, *, allowed: Collection[
         return
     given = answer.strip().lower() if isinstance(answer, str) else answer
     if given not in allowed:
-        raise AssertionError(f"{name} = {answer!r} is not one of {sorted(map(str, allowed))}")
+        return _wrong(name, f"{name} = {answer!r} is not one of {sorted(map(str, allowed))}")
     if given != expected:
-        raise AssertionError(f"{name} = {answer!r} is not right. Hint: {hint}")
-    print(f"{name} = {answer!r}: correct ({what})")
+        return _wrong(name, f"{name} = {answer!r} is not right. Hint: {hint}")
+    _right(name, f"{name} = {answer!r}: correct ({what})")
 
 
 def _names(name: str, answer: object, expected: set[str], *, allowed: Collection[str], what: str, hint: str) -> None:
@@ -165,13 +202,13 @@ def _names(name: str, answer: object, expected: set[str], *, allowed: Collection
     if not _answered(name, answer):
         return
     if isinstance(answer, str) or not isinstance(answer, Collection) or not all(isinstance(a, str) for a in answer):
-        raise AssertionError(f"{name} should be a list of names from {sorted(allowed)}, got {answer!r}")
+        return _wrong(name, f"{name} should be a list of names from {sorted(allowed)}, got {answer!r}")
     unknown = set(answer) - set(allowed)
     if unknown:
-        raise AssertionError(f"{name}: {sorted(unknown)} are not among {sorted(allowed)}")
+        return _wrong(name, f"{name}: {sorted(unknown)} are not among {sorted(allowed)}")
     if set(answer) != expected:
-        raise AssertionError(f"{name} = {sorted(answer)} is not right. Hint: {hint}")
-    print(f"{name} = {sorted(answer)}: correct ({what})")
+        return _wrong(name, f"{name} = {sorted(answer)} is not right. Hint: {hint}")
+    _right(name, f"{name} = {sorted(answer)}: correct ({what})")
 
 
 # --- 00 · Your machine --------------------------------------------------------------------------------------------
@@ -357,7 +394,7 @@ def check_best_cell(cell: Sequence[int] | None) -> None:
     best = max(sweep, key=lambda r: r["metrics"]["ratio"])["shapes"]
     expected = [best["visual_tokens"], best["answer_tokens"]]
     if cell is not None and (isinstance(cell, str) or not isinstance(cell, Sequence) or len(cell) != 2):
-        raise AssertionError(f"BEST_CELL should be [visual tokens, answer tokens], got {cell!r}")
+        return _wrong("BEST_CELL", f"BEST_CELL should be [visual tokens, answer tokens], got {cell!r}")
     _choice("BEST_CELL", None if cell is None else list(cell), expected,
             allowed=[[r["shapes"]["visual_tokens"], r["shapes"]["answer_tokens"]] for r in sweep],
             what="the sweep cell with the largest speed-up in the H200's records",
@@ -467,7 +504,7 @@ def check_pinned_headline(ratio: float | None, spread: Sequence[float] | None, o
             hint="a speed-up is the baseline's median time over the variant's (pageable_s over pinned_s)")
     if _answered("PINNED_SPREAD", spread):
         if isinstance(spread, str) or not isinstance(spread, Sequence) or len(spread) != 2:
-            raise AssertionError(f"PINNED_SPREAD should be [low, high], got {spread!r}")
+            return _wrong("PINNED_SPREAD", f"PINNED_SPREAD should be [low, high], got {spread!r}")
         for name, given, expected in (("PINNED_SPREAD[0]", spread[0], measured.low),
                                       ("PINNED_SPREAD[1]", spread[1], measured.high)):
             _number(name, given, expected, rel_tol=0.01, what="vlmkit.measure.speedup.speedup_of_medians",
