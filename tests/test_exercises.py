@@ -12,7 +12,6 @@ and the next notebook still runs.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -98,10 +97,7 @@ def _check_outputs(executed: nbformat.NotebookNode, stem: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _solutions() -> dict[str, dict[str, Any]]:
-    spec = importlib.util.spec_from_file_location("exercise_solutions", EXERCISES / "solutions.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.solutions()
+    return exercises.worked_solutions()
 
 
 Failure = tuple[str, nbformat.NotebookNode, CellExecutionError]

@@ -143,3 +143,12 @@ def test_the_docs_are_pages_linked_from_the_landing_page(site):
     course = (site / "docs" / "course.html").read_text()
     assert 'href="glossary.html' in course  # docs link each other as pages
     assert 'href="../nvidia-h200/00_environment.html' in course  # and lead to the book's notebook pages
+
+
+def test_every_exercise_has_a_page_with_its_solution_folded(site):
+    listing = (site / "exercises" / "index.html").read_text()
+    for path in sorted((ROOT / "exercises").glob("[0-9][0-9]_*.ipynb")):
+        page = (site / "exercises" / f"{path.stem}.html").read_text()
+        assert f'href="{path.stem}.html"' in listing
+        assert "<details>" in page and "Solution (try first)" in page and "</details>" in page
+    assert 'href="exercises/index.html"' in (site / "index.html").read_text()  # the README's exercises/ link

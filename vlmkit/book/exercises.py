@@ -13,9 +13,11 @@ Everything runs on a CPU in seconds. Worked solutions: ``exercises/solutions.py`
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Collection, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -116,6 +118,15 @@ def break_even_queries(warmup_a: float, steady_a: float, warmup_b: float, steady
     if steady_b >= steady_a:
         return None
     return 1 + math.ceil((warmup_b - warmup_a) / (steady_a - steady_b))
+
+
+def worked_solutions(checkout: Path = CHECKOUT) -> dict[str, dict[str, Any]]:
+    """Every exercise notebook's answers, computed by ``exercises/solutions.py`` (never typed): the tests inject them,
+    the site shows them folded away. Taught in ``notebooks/00_environment.ipynb`` (how to use the exercises)."""
+    spec = importlib.util.spec_from_file_location("exercise_solutions", checkout / "exercises" / "solutions.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.solutions()
 
 
 # --- comparing answers -----------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ link to a path that does not exist is left for Sphinx to report.
 from __future__ import annotations
 
 import argparse
+import copy
 import posixpath
 import re
 import shutil
@@ -27,11 +28,13 @@ import sys
 import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import nbformat
 from sphinx.cmd.build import build_main
 
+from vlmkit.book.exercises import worked_solutions
 from vlmkit.book.reference_status import (
     reference_runs,
     reference_status,
@@ -71,6 +74,8 @@ def site_target(target: str, source_dir: str, page_dir: str, root: Path, runs: l
         page = "index.md"
     elif parts[0] == "docs" and len(parts) == 2 and parts[1].endswith(".md") and (root / repo_path).exists():
         page = repo_path  # the package's map, the course plan, the glossary: pages of their own
+    elif parts[0] == "exercises" and (len(parts) == 1 or parts[1].endswith(".ipynb") and (root / repo_path).exists()):
+        page = "exercises/index.md" if len(parts) == 1 else repo_path  # each exercise notebook, and their index
     elif parts[-1].endswith(".ipynb") and (parts[:-1] == ["notebooks"] or parts[0] == "reference" and len(parts) == 3):
         # a source notebook: the page of the same run where it has one, else of the first run that has it
         candidates = [parts[1]] if parts[0] == "reference" else [page_dir, *runs] if page_dir else runs
@@ -124,13 +129,30 @@ def landing_page(readme: str, runs: list[Path], root: Path) -> str:
     devices = [f"[{run_manifest(r)['device']['device_name']}]({r.name}/index.md)" for r in runs]
     intro = (f"This site shows the committed reference runs, rendered without running anything: the book as run on "
              f"{devices[0]}" + (f", and on {', '.join(devices[1:])}" if devices[1:] else "") + ".")
-    toctree = "\n".join([*(f"{name}/index" for name in names), *(f"docs/{d.stem}" for d in _docs(root))])
+    toctree = "\n".join([*(f"{name}/index" for name in names), *(f"docs/{d.stem}" for d in _docs(root)),
+                         *(["exercises/index"] if _exercises(root) else [])])
     return f"{title}\n\n{intro}\n{body}\n```{{toctree}}\n:hidden:\n{toctree}\n```\n"
 
 
 def _docs(root: Path) -> list[Path]:
     """The Markdown pages under ``docs/`` (architecture, course plan, glossary), each a page of the site."""
     return sorted((root / "docs").glob("*.md"))
+
+
+def _exercises(root: Path) -> list[Path]:
+    """The exercise notebooks (``exercises/NN_*.ipynb``), each a page of the site with its solution folded away."""
+    return sorted((root / "exercises").glob(NOTEBOOK_GLOB))
+
+
+def exercise_page(notebook: nbformat.NotebookNode, answers: dict[str, Any]) -> nbformat.NotebookNode:
+    """An exercise notebook as a site page: its cells as written (nothing run), then its solution in a folded
+    ``<details>`` block a reader opens after trying. Taught in ``notebooks/00_environment.ipynb``."""
+    rows = "\n".join(f"| `{name}` | `{value!r}` |" for name, value in answers.items())
+    folded = (f"<details>\n<summary>Solution (try first)</summary>\n\n| answer | value |\n| --- | --- |\n{rows}\n\n"
+              "How each value is computed: `exercises/solutions.py`.\n\n</details>")
+    page = copy.deepcopy(notebook)
+    page.cells.append(nbformat.v4.new_markdown_cell(folded))
+    return page
 
 
 def stage(root: Path, staging: Path) -> None:
@@ -144,6 +166,20 @@ def stage(root: Path, staging: Path) -> None:
         (staging / "docs").mkdir()
     for doc in _docs(root):
         (staging / "docs" / doc.name).write_text(map_links(doc.read_text(), "docs", "docs", root, names))
+    if _exercises(root):
+        (staging / "exercises").mkdir()
+        solutions = worked_solutions(root)
+        listing = "\n".join(f"- [{p.stem}]({p.name})" for p in _exercises(root))
+        (staging / "exercises" / "index.md").write_text(
+            f"# Exercises\n\nOne exercise notebook per notebook of the book; each page ends with its solution, folded "
+            f"away. Run them in JupyterLab (`make lab`) to have your answers checked.\n\n{listing}\n\n"
+            "```{toctree}\n:hidden:\n" + "\n".join(p.stem for p in _exercises(root)) + "\n```\n")
+    for path in _exercises(root):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                cell.source = map_links(cell.source, "exercises", "exercises", root, names)
+        nbformat.write(exercise_page(nb, solutions.get(path.stem, {})), staging / "exercises" / path.name)
     for run_dir in runs:
         page_dir = staging / run_dir.name
         (page_dir / "results").mkdir(parents=True)
