@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from transformers import Qwen3VLForConditionalGeneration
 
+from vlmkit.bench.model_speed import ModelSpeed
+from vlmkit.bench.roofline import MeasuredCeilings
 from vlmkit.book.exercises import (
     CPU_RUN,
     FORUM_NF4_DQ_CLAIM_GIB,
@@ -96,16 +98,17 @@ def _language_bytes(name: str, linear_bytes_per_weight: float) -> tuple[float, f
 
 
 def _dequantization() -> dict[str, Any]:
-    ceilings = reference_records("03_dequantization", "ceilings")[0]["metrics"]
+    ceilings = MeasuredCeilings.from_metrics(
+        reference_records("03_dequantization", MeasuredCeilings.EXPERIMENT)[0]["metrics"])
     per_token, params = _language_bytes("qwen3-vl-8b", 2)
-    speed = [r for r in reference_records("03_dequantization", "model-speed") if r["precision"] == "bf16"][0]
-    seconds = speed["metrics"]["decode_ms_per_token"] / 1e3
-    shares = (per_token / seconds / ceilings["bandwidth_bytes_per_s"], 2 * params / seconds / ceilings["flops_per_s"])
+    speed = [r for r in reference_records("03_dequantization", ModelSpeed.EXPERIMENT) if r["precision"] == "bf16"][0]
+    seconds = ModelSpeed.from_metrics(speed["metrics"]).decode_ms_per_token / 1e3
+    shares = (per_token / seconds / ceilings.bandwidth_bytes_per_s, 2 * params / seconds / ceilings.flops_per_s)
     return {"BF16_DECODE_GIB_PER_TOKEN": per_token / GIB,
-            "H200_DECODE_TOKENS_PER_S_LIMIT": ceilings["bandwidth_bytes_per_s"] / per_token,
-            "H200_RIDGE_FLOP_PER_BYTE": ceilings["flops_per_s"] / ceilings["bandwidth_bytes_per_s"],
+            "H200_DECODE_TOKENS_PER_S_LIMIT": ceilings.bandwidth_bytes_per_s / per_token,
+            "H200_RIDGE_FLOP_PER_BYTE": ceilings.flops_per_s / ceilings.bandwidth_bytes_per_s,
             "H200_DECODE_REGIME": "overhead bound" if max(shares) < 0.25 else
-            ("memory bound" if 2 * params / per_token < ceilings["ridge_flop_per_byte"] else "compute bound")}
+            ("memory bound" if 2 * params / per_token < ceilings.ridge_flop_per_byte else "compute bound")}
 
 
 def _kv_cache() -> dict[str, Any]:

@@ -13,14 +13,25 @@ Taught in ``notebooks/03_dequantization.ipynb``.
 
 from __future__ import annotations
 
+import math
+import statistics
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import bitsandbytes as bnb
 import bitsandbytes.functional as bnbf
 import torch
 
+from vlmkit.bench.roofline import LinearLayerTiming, LinearShape, linear_cost, weight_bytes
+from vlmkit.core.progress import progress
+from vlmkit.measure.memory import free_memory
 from vlmkit.measure.profiler import operator_events
-from vlmkit.models.precisions import Precision
+from vlmkit.measure.records import Measurement, ResultsStore, metric
+from vlmkit.measure.timing import time_kernel
+from vlmkit.models.precisions import Precision, get_precision
 
 
 def make_linear(precision: Precision, in_features: int, out_features: int, device: torch.device,
@@ -150,3 +161,232 @@ def unaligned_4bit_layers(model: torch.nn.Module) -> dict[tuple[int, int, int], 
             if module.in_features % blocksize:
                 found.setdefault((module.in_features, module.out_features, blocksize), []).append(name)
     return found
+
+
+@dataclass(frozen=True)
+class LinearSweep:
+    """Every (layer, precision, M) of :func:`sweep_linear_layers`: one row each, and the clock that timed them.
+
+    A row holds the median time (``seconds``) and its interquartile range (``p25``, ``p75``), ``dequantize_4bit``
+    alone (``dequant_seconds``, NaN where not timed), FLOP/s, bytes/s, intensity, the weight's bytes and share of
+    the copy bandwidth, the path, and ``time_vs_bf16`` (above 1: slower than BF16 on the same layer and M).
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+
+    rows: list[dict[str, Any]]
+    clock: str
+
+
+def sweep_linear_layers(store: ResultsStore, shapes: Sequence[LinearShape], precisions: Sequence[str],
+                        tokens: Sequence[int], device: torch.device, *, kernel_ms: float,
+                        bandwidth: float) -> LinearSweep:
+    """Time one Linear layer of each shape in each precision at each M with the device's clock, and record each
+    call as a :class:`vlmkit.bench.roofline.LinearLayerTiming` (``linear``) in ``store``.
+
+    Each call also runs once under the profiler (:func:`linear_path`); a 4-bit layer's ``dequantize_4bit`` is timed
+    alone once per layer (LLM.int8's forward never unpacks its weight: not timed). ``bandwidth`` is the measured
+    copy bandwidth the weight's share is taken of; ``precisions`` must hold ``bf16``, every ratio's baseline.
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    rows, clock = [], ""
+    grid = [(s, p) for s in shapes for p in precisions]
+    for shape, name in progress(grid, desc="layers x precisions"):
+        prec = get_precision(name)
+        layer = make_linear(prec, shape.in_features, shape.out_features, device)
+        w_bytes = weight_bytes(prec, shape.in_features, shape.out_features)
+        with torch.inference_mode():
+            deq = (time_kernel(partial(dequantize_weight, layer), device, warmup_ms=kernel_ms / 4, rep_ms=kernel_ms)
+                   if prec.quantization == "4bit" else None)
+            for m in tokens:
+                x = activations(m, shape.in_features, prec.dtype, device)
+                t = time_kernel(partial(layer, x), device, warmup_ms=kernel_ms / 4, rep_ms=kernel_ms)
+                path = linear_path(layer, x)
+                flops, moved = linear_cost(prec, m, shape.in_features, shape.out_features)
+                rows.append({"layer": shape.name, "precision": name, "M": m, "seconds": t.median, "p25": t.iqr[0],
+                             "p75": t.iqr[1], "dequant_seconds": deq.median if deq else math.nan,
+                             "flops_per_s": flops / t.median, "bytes_per_s": moved / t.median,
+                             "intensity": flops / moved, "weight_bytes": w_bytes,
+                             "weight_bandwidth_share": w_bytes / t.median / bandwidth,
+                             "path": path.describe(), "dense_weight": path.dense_weight,
+                             "library_ops": path.library_ops})
+                timing = LinearLayerTiming(
+                    time=t.as_dict(with_samples=False), dequant=deq.as_dict(with_samples=False) if deq else None,
+                    flops=flops, bytes_moved=moved, weight_bytes=w_bytes,
+                    weight_bandwidth_share=w_bytes / t.median / bandwidth, path=path.describe(),
+                    library_ops=list(path.library_ops), dense_weight=path.dense_weight)
+                store.record_measurement(timing, model="-", precision=name, repeats=len(t.samples),
+                                         shapes={"layer": shape.name, "K": shape.in_features,
+                                                 "N": shape.out_features, "M": m})
+                clock = t.clock  # the same clock for every layer of a run
+        del layer
+    free_memory(device)
+    bf16_time = {(r["layer"], r["M"]): r["seconds"] for r in rows if r["precision"] == "bf16"}
+    for r in rows:
+        r["time_vs_bf16"] = r["seconds"] / bf16_time[(r["layer"], r["M"])]
+    return LinearSweep(rows, clock)
+
+
+@dataclass(frozen=True)
+class DequantShare:
+    """``dequantize_4bit`` alone over a layer's whole call, the median over ``layers`` of the ``of`` layers at M.
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+
+    tokens: int
+    median: float
+    layers: int
+    of: int
+
+
+@dataclass(frozen=True)
+class LayerFindings:
+    """What one precision's Linear layers did at the smallest and the largest M of a sweep.
+
+    ``paths``: by M, the most common path, followed in brackets by the layers that took another.
+    ``time_vs_bf16``: the median over the layers of the time relative to BF16, at the smallest and largest M.
+    ``unpacking`` / ``fused`` (4-bit): ``dequantize_4bit`` alone where the path unpacks the whole weight (a dense
+    copy) / where it does not; ``unpacking_over``: a standalone unpacking took longer than a whole call.
+    ``outlier_calls`` (LLM.int8): calls that dequantized outlier columns; ``dense_calls`` and ``dense_weight``:
+    calls that built a dense copy of the weight, and its dtype. ``calls`` counts every call of the precision.
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+
+    precision: str
+    label: str
+    low: int
+    high: int
+    paths: dict[int, str]
+    time_vs_bf16: tuple[float, float]
+    unpacking: list[DequantShare]
+    fused: list[DequantShare]
+    unpacking_over: bool
+    outlier_calls: int
+    dense_calls: int
+    dense_weight: str | None
+    calls: int
+
+
+def layer_findings(rows: Sequence[dict[str, Any]], precision: str, tokens: Sequence[int]) -> LayerFindings:
+    """:class:`LayerFindings` of ``precision`` from :func:`sweep_linear_layers`' rows, at ``min(tokens)`` and
+    ``max(tokens)``.
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    low, high = min(tokens), max(tokens)
+    mine = [r for r in rows if r["precision"] == precision]
+    at = {m: [r for r in mine if r["M"] == m] for m in (low, high)}
+    paths = {}
+    for m, found in at.items():
+        common = Counter(r["path"] for r in found).most_common(1)[0][0]
+        others = [r for r in found if r["path"] != common]
+        paths[m] = common + ("" if not others else " (" + "; ".join(f"{r['layer']}: {r['path']}" for r in others) + ")")
+    unpacking, fused, over = [], [], False
+    for m, found in at.items() if get_precision(precision).quantization == "4bit" else ():
+        dense = [r for r in found if r["dense_weight"] is not None]
+        kept = [r for r in found if r["dense_weight"] is None]
+        over |= any(r["dequant_seconds"] > r["seconds"] for r in dense)
+        if dense:
+            unpacking.append(DequantShare(m, statistics.median(r["dequant_seconds"] / r["seconds"] for r in dense),
+                                          len(dense), len(found)))
+        if kept:
+            fused.append(DequantShare(m, statistics.median(r["dequant_seconds"] / r["seconds"] for r in kept),
+                                      len(kept), len(found)))
+    dense_all = [r for r in mine if r["dense_weight"] is not None]
+    return LayerFindings(
+        precision=precision, label=get_precision(precision).label, low=low, high=high, paths=paths,
+        time_vs_bf16=tuple(statistics.median(r["time_vs_bf16"] for r in at[m]) for m in (low, high)),
+        unpacking=unpacking, fused=fused, unpacking_over=over,
+        outlier_calls=sum("bitsandbytes::int8_vectorwise_dequant" in r["library_ops"] for r in mine),
+        dense_calls=len(dense_all), dense_weight=dense_all[0]["dense_weight"] if dense_all else None, calls=len(mine))
+
+
+@dataclass(frozen=True)
+class UnalignedLayerTiming(Measurement):
+    """An ``unaligned-4bit`` record: a 4-bit layer whose inner dimension the fast kernel cannot take (``variant``
+    ``unaligned``), its aligned neighbours (K rounded down and up to whole blocks) or BF16, timed at M tokens.
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+
+    EXPERIMENT = "unaligned-4bit"
+    unaligned_k: int = metric("unaligned K")
+    K: int
+    N: int
+    variant: str
+    precision: str
+    M: int
+    us: float = metric("µs")
+    path: str
+    layers_in_the_model: int = metric("layers in the model")
+    time: dict[str, Any]
+    model_layers: list[str]
+
+    def row(self) -> dict[str, Any]:
+        """The record's metrics without the timing and the layer names: one row of the notebook's table."""
+        return {k: v for k, v in self.metrics().items() if k not in ("time", "model_layers")}
+
+
+def time_unaligned_layers(store: ResultsStore, found: dict[tuple[int, int, int], list[str]], *, precision: str,
+                          patches: int, device: torch.device, kernel_ms: float, model: str) -> list[dict[str, Any]]:
+    """Time each unaligned 4-bit shape of :func:`unaligned_4bit_layers` (``found``) in ``precision`` against its
+    aligned neighbours and BF16 at M = 1 and M = ``patches`` (the vision tower's tokens for one image), recording
+    each as an :class:`UnalignedLayerTiming`; returns their rows.
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    rows = []
+    with torch.inference_mode():
+        for (k, n, bs), names in found.items():
+            low = k // bs * bs
+            for label, prec_name, kk in (("unaligned", precision, k), ("aligned below", precision, low),
+                                         ("aligned above", precision, low + bs), ("BF16", "bf16", k)):
+                prec = get_precision(prec_name)
+                layer = make_linear(prec, kk, n, device)
+                for m in (1, patches):
+                    x = activations(m, kk, prec.dtype, device)
+                    t = time_kernel(partial(layer, x), device, warmup_ms=kernel_ms / 4, rep_ms=kernel_ms)
+                    timing = UnalignedLayerTiming(k, kk, n, label, prec_name, m, t.median * 1e6,
+                                                  linear_path(layer, x).describe(), len(names),
+                                                  t.as_dict(with_samples=False), names)
+                    rows.append(timing.row())
+                    store.record_measurement(timing, model=model, precision=prec_name, repeats=len(t.samples),
+                                             shapes={"K": kk, "N": n, "M": m, "blocksize": bs})
+                del layer
+            free_memory(device)
+    return rows
+
+
+@dataclass(frozen=True)
+class UnalignedCost:
+    """What one unaligned 4-bit shape costs: by M, its time against the mean of its aligned neighbours', and the
+    extra milliseconds its ``count`` layers add to a query at the largest M (``patches``).
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+
+    k: int
+    n: int
+    precision: str
+    count: int
+    at_tokens: list[tuple[int, float, float]]  # (M, unaligned µs, aligned neighbours' mean µs)
+    patches: int
+    extra_ms: float
+
+
+def unaligned_costs(rows: Sequence[dict[str, Any]]) -> list[UnalignedCost]:
+    """:class:`UnalignedCost` of each (unaligned K, N) in :func:`time_unaligned_layers`' rows, in order of K and N.
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    costs = []
+    for k, n in sorted({(r["unaligned K"], r["N"]) for r in rows}):
+        group = [r for r in rows if r["unaligned K"] == k and r["N"] == n]
+        at = {(r["variant"], r["M"]): r["µs"] for r in group}
+        ms = sorted({r["M"] for r in group})
+        aligned = {m: (at[("aligned below", m)] + at[("aligned above", m)]) / 2 for m in ms}
+        count = group[0]["layers in the model"]
+        precision = next(r["precision"] for r in group if r["variant"] == "unaligned")
+        costs.append(UnalignedCost(k, n, precision, count, [(m, at[("unaligned", m)], aligned[m]) for m in ms], ms[-1],
+                                   count * (at[("unaligned", ms[-1])] - aligned[ms[-1]]) / 1e3))
+    return costs

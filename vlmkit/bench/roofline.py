@@ -7,17 +7,23 @@ whether the layer is compute bound or memory bound. At decode (M = 1) every
 precision is memory bound; at prefill of a large image (M in the thousands) the
 matmul dominates. The ceilings are measured on the device, not taken from a datasheet.
 
+The records of both are typed here: :class:`LinearLayerTiming` (``linear``, written by
+:func:`vlmkit.bench.linear_layers.sweep_linear_layers`) and :class:`MeasuredCeilings` (``ceilings``); this module
+needs no bitsandbytes, so the readers of the records (the README tables, the exercises) do not load it.
+
 Taught in ``notebooks/03_dequantization.ipynb``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from vlmkit.core.device import synchronize
 from vlmkit.measure.footprint import Footprint
+from vlmkit.measure.records import Measurement, metric
 from vlmkit.measure.timing import time_kernel
 from vlmkit.models.precisions import Precision
 
@@ -79,6 +85,29 @@ def linear_cost(precision: Precision, tokens: int, in_features: int, out_feature
 
 
 @dataclass(frozen=True)
+class LinearLayerTiming(Measurement):
+    """A ``linear`` record: one Linear layer's call on M tokens in one precision, timed with the device's clock.
+
+    ``time`` and ``dequant`` (``dequantize_4bit`` alone, 4-bit layers only) are
+    :meth:`vlmkit.measure.timing.TimingStats.as_dict` without samples; ``flops`` and ``bytes_moved`` are
+    :func:`linear_cost`'s, ``weight_bandwidth_share`` the weight's bytes per second over the measured copy
+    bandwidth; ``path``, ``library_ops`` and ``dense_weight`` what the profiler saw the call run
+    (:class:`vlmkit.bench.linear_layers.LinearPath`). Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+
+    EXPERIMENT = "linear"
+    time: dict[str, Any]
+    dequant: dict[str, Any] | None
+    flops: float
+    bytes_moved: float = metric("bytes")
+    weight_bytes: int
+    weight_bandwidth_share: float
+    path: str
+    library_ops: list[str]
+    dense_weight: str | None
+
+
+@dataclass(frozen=True)
 class Ceilings:
     """The device's measured memory bandwidth (bytes/s) and matrix throughput (FLOP/s); ``samples``: the fewest
     timed samples behind any of the medians they come from."""
@@ -121,6 +150,28 @@ def measure_ceilings(device: torch.device, copy_bytes: int = 1 << 30, matmul_siz
     synchronize(device)
     return Ceilings(bandwidth=2 * copy_bytes / copy.median, flops=best, dtype=str(dtype).removeprefix("torch."),
                     samples=samples)
+
+
+@dataclass(frozen=True)
+class MeasuredCeilings(Measurement):
+    """A ``ceilings`` record: the measured copy bandwidth (bytes/s), the best BF16 matmul (FLOP/s) and their ridge.
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+
+    EXPERIMENT = "ceilings"
+    bandwidth_bytes_per_s: float
+    flops_per_s: float
+    ridge_flop_per_byte: float
+
+    @classmethod
+    def of(cls, ceilings: Ceilings) -> MeasuredCeilings:
+        """The record of :func:`measure_ceilings`' result."""
+        return cls(ceilings.bandwidth, ceilings.flops, ceilings.ridge_intensity)
+
+    def ceilings(self) -> Ceilings:
+        """The recorded ceilings as :class:`Ceilings` (BF16 matmuls, as :func:`measure_ceilings` times them)."""
+        return Ceilings(bandwidth=self.bandwidth_bytes_per_s, flops=self.flops_per_s, dtype="bfloat16")
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,10 @@ import torch
 import torch.nn.functional as F
 from transformers import Qwen3VLForConditionalGeneration
 
+from vlmkit.bench.model_speed import ModelSpeed
 from vlmkit.bench.roofline import (
     Ceilings,
+    MeasuredCeilings,
     classify_phase,
     decode_step_work,
     weight_bytes,
@@ -95,8 +97,8 @@ def reference_manifest(run: str = H200_RUN) -> dict[str, Any]:
 
 def h200_ceilings() -> Ceilings:
     """The H200's copy bandwidth and BF16 matmul ceiling as notebook 03 measured them (``ceilings`` record)."""
-    m = reference_records("03_dequantization", "ceilings")[0]["metrics"]
-    return Ceilings(bandwidth=m["bandwidth_bytes_per_s"], flops=m["flops_per_s"], dtype="bfloat16")
+    m = reference_records("03_dequantization", MeasuredCeilings.EXPERIMENT)[0]["metrics"]
+    return MeasuredCeilings.from_metrics(m).ceilings()
 
 
 @lru_cache(maxsize=4)
@@ -355,9 +357,9 @@ def check_roofline(ridge: float | None, regime: str | None) -> None:
     _number("H200_RIDGE_FLOP_PER_BYTE", ridge, ceilings.ridge_intensity, rel_tol=0.01,
             what="the measured matmul ceiling over the measured copy bandwidth",
             hint="the ridge point is FLOP/s over bytes/s: the intensity above which a kernel can be compute bound")
-    speed = _only(reference_records("03_dequantization", "model-speed"), "model-speed", precision="bf16")
+    speed = _only(reference_records("03_dequantization", ModelSpeed.EXPERIMENT), "model-speed", precision="bf16")
     flops, moved = decode_step_work(meta_footprint("qwen3-vl-8b"))
-    phase = classify_phase(flops, moved, speed["metrics"]["decode_ms_per_token"] / 1e3, ceilings)
+    phase = classify_phase(flops, moved, ModelSpeed.from_metrics(speed["metrics"]).decode_ms_per_token / 1e3, ceilings)
     _choice("H200_DECODE_REGIME", regime, phase.regime, allowed=REGIMES,
             what=f"vlmkit.bench.roofline.classify_phase: {phase.describe(ceilings)}",
             hint="compute the share of the copy bandwidth and of the matmul ceiling the decode step reaches; "

@@ -12,10 +12,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from vlmkit.bench.model_speed import ModelSpeed
 from vlmkit.book.reference_status import run_table, stale_marks
 from vlmkit.core.formatting import GIB, provenance_line
 from vlmkit.measure.memory import card_need_bytes
-from vlmkit.measure.records import experiment_records, latest_run, load_records
+from vlmkit.measure.records import experiment_records, latest_run, load_records, read_measurements
 from vlmkit.models.precisions import get_precision
 from vlmkit.verdicts.rules import current_verdict, headline_text, verdict_rows
 from vlmkit.verdicts.statements import seed_statement_table
@@ -228,25 +229,25 @@ def phase_table(run_dir: str | Path) -> str:
 
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
-    speeds = _of_experiment(latest_run(load_records(Path(run_dir) / "results" / "03_dequantization.json")),
-                            "model-speed", run_dir)
+    speeds = read_measurements(ModelSpeed, Path(run_dir) / "results", "03_dequantization")
+    if not speeds:
+        raise ValueError(f"no {ModelSpeed.EXPERIMENT} records under {run_dir}")
     first = speeds[0]
-    prov = first["provenance"]
-    base = next(r["metrics"] for r in speeds if r["precision"] == "bf16")
+    base = next(r.measurement for r in speeds if r.precision == "bf16")
     lines = [
-        f"`{first['model']}` on {provenance_line(prov)}; "
-        f"{first['shapes']['image'][0]} px image ({first['metrics']['visual_tokens']} visual tokens, "
-        f"{first['shapes']['tokens_in']} tokens in), {first['shapes']['new_tokens']} new tokens; median of "
-        f"{first['repeats']} calls after a warm-up.",
+        f"`{first.model}` on {provenance_line(first.provenance)}; "
+        f"{first.shapes['image'][0]} px image ({first.measurement.visual_tokens} visual tokens, "
+        f"{first.shapes['tokens_in']} tokens in), {first.shapes['new_tokens']} new tokens; median of "
+        f"{first.repeats} calls after a warm-up.",
         "",
         "| precision | weights (GB) | prefill (ms) | decode (ms/token) | decode speed vs BF16 | GPU busy in decode |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in speeds:
-        m = r["metrics"]
-        busy = m["gpu_busy_share_decode"]
-        lines.append(f"| {get_precision(r['precision']).label} | {m['weights_gb']:.2f} | {m['prefill_ms']:.1f} | "
-                     f"{m['decode_ms_per_token']:.1f} | {base['decode_ms_per_token'] / m['decode_ms_per_token']:.2f}x | "
+        m = r.measurement
+        busy = m.gpu_busy_share_decode
+        lines.append(f"| {get_precision(r.precision).label} | {m.weights_gb:.2f} | {m.prefill_ms:.1f} | "
+                     f"{m.decode_ms_per_token:.1f} | {base.decode_ms_per_token / m.decode_ms_per_token:.2f}x | "
                      f"{'–' if busy is None else f'{busy:.0%}'} |")
     return "\n".join(lines)
 

@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vlmkit.bench.model_speed import ModelSpeed
 from vlmkit.core.formatting import GIB, gib_text
 from vlmkit.errors import ConfigurationError
-from vlmkit.measure.records import CHECKOUT, latest_run, load_records
+from vlmkit.measure.records import CHECKOUT, Recorded, latest_run, load_records, read_measurements
 from vlmkit.models.architectures import ArchitectureSpec
 from vlmkit.models.precisions import get_precision
 from vlmkit.planning.planner import (
@@ -125,19 +126,19 @@ def _context(results: Path) -> tuple[int, Evidence]:
                                                                      "after queries (CUDA context, kernels)")
 
 
-def _model_speed(results: Path, model: str) -> tuple[dict[str, dict[str, Any]], dict[str, Evidence], str | None]:
+def _model_speed(results: Path, model: str) -> tuple[dict[str, Recorded[ModelSpeed]], dict[str, Evidence], str | None]:
     """03's ``model-speed`` records of the latest run, by precision: this model's, or another model's if it has none.
 
     Returns the records, their evidence and the measured model when it is not ``model``.
     """
     path = results / "03_dequantization.json"
-    records = [r for r in latest_run(load_records(path)) if r["experiment"] == "model-speed"]
-    own = [r for r in records if r["model"] == model]
+    records = read_measurements(ModelSpeed, results, "03_dequantization")
+    own = [r for r in records if r.model == model]
     chosen = own or records
-    by_precision = {r["precision"]: r for r in chosen if r["precision"] in CANDIDATES}
-    evidence = {p: Evidence(_display(path), r["run_id"], f"model-speed {p}: query_ms (whole query)")
+    by_precision = {r.precision: r for r in chosen if r.precision in CANDIDATES}
+    evidence = {p: Evidence(_display(path), r.run_id, f"model-speed {p}: query_ms (whole query)")
                 for p, r in by_precision.items()}
-    other = None if own or not chosen else chosen[0]["model"]
+    other = None if own or not chosen else chosen[0].model
     return by_precision, evidence, other
 
 
@@ -235,12 +236,12 @@ def recommend_precision(model: str | Path | ArchitectureSpec, vram_gib: float, *
                    + (f"; {', '.join(too_big)} would not." if too_big else " (all of them)."))
 
     speed_records, speed_evidence, other_model = _model_speed(results, name)
-    measured_model = speed_records["bf16"]["model"] if "bf16" in speed_records else name
+    measured_model = speed_records["bf16"].model if "bf16" in speed_records else name
     gain, compile_evidence, compile_reason = _compile_gain(results, measured_model)
     relative: dict[str, float] = {}
     if "bf16" in speed_records:
-        bf16_ms = speed_records["bf16"]["metrics"]["query_ms"]
-        relative = {p: bf16_ms / r["metrics"]["query_ms"] for p, r in speed_records.items()}
+        bf16_ms = speed_records["bf16"].measurement.query_ms
+        relative = {p: bf16_ms / r.measurement.query_ms for p, r in speed_records.items()}
         if gain is not None:
             relative["bf16"] = gain
     timed = [p for p in fitting if p in relative]
@@ -259,7 +260,7 @@ def recommend_precision(model: str | Path | ArchitectureSpec, vram_gib: float, *
     else:
         choice = max(timed, key=relative.__getitem__)
         evidence += [speed_evidence[p] for p in timed]
-        shapes = speed_records["bf16"]["shapes"]
+        shapes = speed_records["bf16"].shapes
         reasons.append(f"Priority speed: of the precisions that fit, {_short(choice)} answers a whole query fastest "
                        "in the records (" + ", ".join(f"{_short(p)} {relative[p]:.2f}x" for p in timed)
                        + f" the speed of plain BF16, measured at {shapes['image'][0]} px, {shapes['new_tokens']} "

@@ -3,6 +3,7 @@ statement table.
 
 - ``claims``: the seed's sentences, quoted (memory, quality, speed, mechanisms).
 - ``rules``: ``verdict``, speed and mechanism verdicts, verdict rows from records.
+- ``precision_speed``: INT8's and INT4's speed against BF16, and the two *why* sentences, judged per precision.
 - ``quality``: accuracy, paired comparisons and logit fidelity of precisions on the tiny model's test set.
 - ``statements``: every statement of the seed in one table, made from one run's records.
 
@@ -33,6 +34,15 @@ _EXPORTS = {
     "mcnemar_exact": "quality",
     "paired_accuracy": "quality",
     "quality": "quality",
+    "EXPLAINS_HOLDS": "precision_speed",
+    "EXPLAINS_REFUTED": "precision_speed",
+    "SPEED_CLAIM_OF": "precision_speed",
+    "compute_bound_outcome": "precision_speed",
+    "dequantization_outcome": "precision_speed",
+    "precision_speed": "precision_speed",
+    "record_compute_bound_claim": "precision_speed",
+    "record_dequantization_claims": "precision_speed",
+    "record_speed_claims": "precision_speed",
     "Role": "rules",
     "Verdict": "rules",
     "current_verdict": "rules",

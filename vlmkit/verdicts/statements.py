@@ -13,7 +13,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from vlmkit.measure.records import experiment_records
+from vlmkit.bench.model_speed import ModelSpeed
+from vlmkit.bench.roofline import LinearLayerTiming
+from vlmkit.measure.records import experiment_records, read_measurements
 from vlmkit.models.precisions import get_precision
 from vlmkit.verdicts.claims import (
     SEED_MECHANISM_CLAIMS,
@@ -133,9 +135,9 @@ def _mechanism_rows(run: _Run) -> list[Statement]:
 def _data_path_row(run: _Run) -> Statement:
     """What runs inside a quantized layer, from the operators notebook 03's profiler saw per precision."""
     paths: dict[str, set[str]] = {}
-    for r in run.records("03_dequantization", "linear"):
-        if get_precision(r["precision"]).is_quantized and r["precision"] in ("int8", "nf4"):
-            paths.setdefault(r["precision"], set()).add(r["metrics"]["path"].split(";")[0] + f" (M = {r['shapes']['M']})")
+    for r in read_measurements(LinearLayerTiming, run.dir, "03_dequantization"):
+        if get_precision(r.precision).is_quantized and r.precision in ("int8", "nf4"):
+            paths.setdefault(r.precision, set()).add(r.measurement.path.split(";")[0] + f" (M = {r.shapes['M']})")
     if not paths:
         return run.missing(DATA_PATH_TEXT, "03_dequantization")
     int8 = sorted(paths.get("int8", set()))
@@ -245,14 +247,15 @@ def _advice_rows(run: _Run) -> list[Statement]:
         rows.append(Statement("the seed's decision tree", f"picks a precision that does not fit the card in {wrong} of "
                               f"{len(decisions)} card / image / batch cases (`vlmkit.recommend_precision`: none)",
                               "refuted" if wrong else "holds", "08"))
-    latency = {r["precision"]: r["metrics"] for r in run.records("03_dequantization", "model-speed")}
+    speeds = read_measurements(ModelSpeed, run.dir, "03_dequantization")
+    latency = {r.precision: r.measurement for r in speeds}
     if latency:
-        first = next(iter(run.records("03_dequantization", "model-speed")))
+        first = speeds[0]
         rows.append(Statement(
             "per-card speed expectations (RTX 4090 / 3080 / 3060)",
-            f"per whole query on {first['provenance']['device_name']} ({first['shapes']['image'][0]} px, "
-            f"{first['shapes']['new_tokens']} tokens): " + ", ".join(
-                f"{get_precision(p).label} {m['query_ms']:.0f} ms" for p, m in latency.items()),
+            f"per whole query on {first.provenance['device_name']} ({first.shapes['image'][0]} px, "
+            f"{first.shapes['new_tokens']} tokens): " + ", ".join(
+                f"{get_precision(p).label} {m.query_ms:.0f} ms" for p, m in latency.items()),
             "not comparable here: no RTX card, and this book's sources quote no per-card figure of the seed", "03"))
     return rows or [run.missing("the seed's card advice and decision tree", "08_decision")]
 
