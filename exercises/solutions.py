@@ -30,12 +30,14 @@ from vlmkit.book.exercises import (
 )
 from vlmkit.core.formatting import GIB
 from vlmkit.models.architectures import get_spec
+from vlmkit.models.loading import LoadMeasurement
 from vlmkit.planning.planner import plan_memory
 from vlmkit.planning.recommend import recommend_precision
 from vlmkit.planning.seed_tree import seed_tree
 from vlmkit.runtime.attention import eager_score_bytes
+from vlmkit.runtime.kv_cache import KVCacheClaimMeasurement
 from vlmkit.verdicts.claims import SEED_QUALITY_CLAIMS, SEED_SPEED_CLAIMS
-from vlmkit.verdicts.quality import mcnemar_exact
+from vlmkit.verdicts.quality import PairedAccuracyMeasurement, mcnemar_exact
 from vlmkit.verdicts.rules import speed_verdict, verdict
 
 
@@ -70,20 +72,20 @@ def _loading() -> dict[str, Any]:
     others = sum(p.numel() for p in model.parameters()) - quantized  # parameters() counts a tied matrix once
     nf4_bytes = quantized / 2 + 4 * quantized / 64 + 2 * others
     absmax_bits, dq_bits = 8 * 4 / 64, 8 * (1 / 64 + 4 / (64 * 256))
-    nf4_dq = [r for r in reference_records("01_loading_precisions", "load") if r["precision"] == "nf4-dq"][0]
-    measured = nf4_dq["metrics"]["load"]["memory"]["retained_bytes"] / GIB
+    nf4_dq = [r for r in reference_records("01_loading_precisions", LoadMeasurement.EXPERIMENT)
+              if r["precision"] == "nf4-dq"][0]
+    measured = LoadMeasurement.from_metrics(nf4_dq["metrics"]).load["memory"]["retained_bytes"] / GIB
     return {"NF4_FOOTPRINT_GIB": nf4_bytes / GIB, "DQ_SAVING_BITS_PER_WEIGHT": absmax_bits - dq_bits,
             "FORUM_CLAIM_VERDICT": verdict(measured, FORUM_NF4_DQ_CLAIM_GIB, tolerance=0.10).outcome}
 
 
 def _quality() -> dict[str, Any]:
-    m = [r for r in reference_records("02_quality", "paired-accuracy") if r["precision"] == "nf4"][0]["metrics"]
+    paired = reference_records("02_quality", PairedAccuracyMeasurement.EXPERIMENT)
+    m = PairedAccuracyMeasurement.from_metrics([r for r in paired if r["precision"] == "nf4"][0]["metrics"])
     low, high = SEED_QUALITY_CLAIMS["4bit"]
-    return {"NF4_RELATIVE_ACCURACY": (m["both_right"] + m["only_other_right"])
-            / (m["both_right"] + m["only_reference_right"]),
-            "NF4_MCNEMAR_P": mcnemar_exact(m["only_reference_right"], m["only_other_right"]),
-            "NF4_QUALITY_VERDICT": verdict(m["relative"], low, high, tolerance=0.0,
-                                           spread=tuple(m["interval"])).outcome}
+    return {"NF4_RELATIVE_ACCURACY": (m.both_right + m.only_other_right) / (m.both_right + m.only_reference_right),
+            "NF4_MCNEMAR_P": mcnemar_exact(m.only_reference_right, m.only_other_right),
+            "NF4_QUALITY_VERDICT": verdict(m.relative, low, high, tolerance=0.0, spread=tuple(m.interval)).outcome}
 
 
 def _language_bytes(name: str, linear_bytes_per_weight: float) -> tuple[float, float]:
@@ -114,9 +116,10 @@ def _dequantization() -> dict[str, Any]:
 def _kv_cache() -> dict[str, Any]:
     text = get_spec("qwen3-vl-8b").text
     per_token = 2 * text["num_hidden_layers"] * text["num_key_value_heads"] * text["head_dim"] * 2  # K and V, BF16
-    sweep = reference_records("04_kv_cache", "speed-claim")
-    at_224 = [r for r in sweep if r["shapes"]["image"] == [224, 224]][0]["metrics"]["cache_bytes"]
-    best = max(sweep, key=lambda r: r["metrics"]["ratio"])["shapes"]
+    sweep = reference_records("04_kv_cache", KVCacheClaimMeasurement.EXPERIMENT)
+    cells = [(r["shapes"], KVCacheClaimMeasurement.from_metrics(r["metrics"])) for r in sweep]
+    at_224 = [m for shapes, m in cells if shapes["image"] == [224, 224]][0].cache_bytes
+    best = max(cells, key=lambda cell: cell[1].ratio)[0]
     return {"KV_BYTES_PER_TOKEN": per_token, "CACHED_TOKENS_224PX": at_224 // per_token,
             "BEST_CELL": [best["visual_tokens"], best["answer_tokens"]]}
 

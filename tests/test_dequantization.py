@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from vlmkit.bench.dequantization import dequantization_settings, measure_model_speeds, precision_list
+from vlmkit.bench.dequantization import (
+    dequantization_settings,
+    measure_model_speeds,
+    precision_list,
+)
 from vlmkit.bench.linear_layers import (
     layer_findings,
     sweep_linear_layers,
@@ -16,7 +20,12 @@ from vlmkit.bench.linear_layers import (
 )
 from vlmkit.bench.model_speed import ModelRun, ModelSpeed, gpu_busy_clause, place_phases
 from vlmkit.bench.query import QuerySetup
-from vlmkit.bench.roofline import Ceilings, LinearLayerTiming, LinearShape, MeasuredCeilings
+from vlmkit.bench.roofline import (
+    Ceilings,
+    LinearLayerTiming,
+    LinearShape,
+    MeasuredCeilings,
+)
 from vlmkit.book.prose import render
 from vlmkit.measure.footprint import Footprint
 from vlmkit.measure.profiler import PhaseBusy

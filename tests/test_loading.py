@@ -106,10 +106,11 @@ def _h200_run_as(tmp_path, with_context: bool):
             r["metrics"]["outside_allocator_bytes"] = outside
     if with_context:
         records.append(dict(records[0], experiment="cuda-context", precision=None,
-                            metrics={"context_bytes": 500 * 2**20, "after_queries_bytes": outside}))
+                            metrics={"context_bytes": 500 * 2**20, "after_queries_bytes": outside, "method": "test"}))
         records.append(dict(records[0], experiment="memory-claim", precision="bf16",
-                            metrics={"unit": "GiB", "claim_gib": 16.0, "ratio": 1.02, "verdict": "holds",
-                                     "fits_claimed_card": False}))
+                            metrics={"unit": "GiB", "claim_gib": 16.0, "measured_gib": 16.3, "ratio": 1.02,
+                                     "verdict": "holds", "claim_text": "...", "outside_allocator_gib": 0.59,
+                                     "needed_gib": 17.1, "fits_claimed_card": False}))
     else:
         records.append(dict(records[0], experiment="memory-claim", precision="bf16",
                             metrics={"claim_gb": 16.0, "ratio": 1.1, "verdict": "holds"}))
@@ -146,3 +147,95 @@ def test_card_need_is_the_higher_peak_plus_what_lies_outside_the_allocator():
     assert card_need_bytes(load_peak=10, weights=8, call_peak=1, outside_allocator=5) == 15
     assert card_need_bytes(load_peak=8, weights=8, call_peak=3, outside_allocator=5) == 16
     assert human_binary_bytes(16 * 2**30) == "16 GiB" and human_binary_bytes(1.5 * 2**20) == "1.5 MiB"
+
+
+def test_loading_settings_resolve_the_device_defaults_and_refuse_unknown_names():
+    from vlmkit.errors import ConfigurationError
+    from vlmkit.models.loading import loading_settings
+
+    cpu = loading_settings("cpu")
+    assert (cpu.model, cpu.image_size, cpu.context_bytes) == ("qwen3-vl-tiny", 64, None)
+    assert cpu.precisions == list(PRECISION_NAMES)  # every precision on a CPU, twins included
+    chosen = loading_settings("cpu", "qwen3-vl-8b", " nf4,int8 ", 224)
+    assert (chosen.model, chosen.precisions, chosen.image_size) == ("qwen3-vl-8b", ["nf4", "int8"], 224)
+    with pytest.raises(ConfigurationError, match="unknown precision 'int3'"):
+        loading_settings("cpu", precisions="bf16,int3")
+    with pytest.raises(ConfigurationError, match="image_size"):
+        loading_settings("cpu", image_size=-1)
+
+
+def test_a_cpu_run_has_no_cuda_context_and_tables_pick_their_binary_unit():
+    from vlmkit.core.formatting import GIB, binary_unit
+    from vlmkit.measure.memory import CudaContextMeasurement, measure_cuda_context
+
+    assert measure_cuda_context(torch.device("cpu"), None) == CudaContextMeasurement(
+        None, None, "none: no CUDA context on a CPU")
+    assert binary_unit(8 * GIB) == (GIB, "GiB") and binary_unit(GIB) == (GIB, "GiB")
+    assert binary_unit(4.4 * 2**20) == (2**20, "MiB")
+
+
+def _markdown_outputs(notebook) -> list[str]:
+    import nbformat
+
+    cells = nbformat.read(notebook, as_version=4).cells
+    return [o["data"]["text/markdown"].strip() for c in cells if c.cell_type == "code" for o in c.get("outputs", [])
+            if "text/markdown" in o.get("data", {})]
+
+
+def test_the_h200_loads_give_back_its_recorded_verdicts_and_explanations():
+    """Notebook 01's CUDA branch, replayed from the H200 reference run's records: the same memory-claim records, the
+    same rows, and the explanations the reference notebook showed, word for word."""
+    from pathlib import Path
+
+    from vlmkit.book.prose import render
+    from vlmkit.core.formatting import human_binary_bytes
+    from vlmkit.measure.memory import CudaContextMeasurement
+    from vlmkit.measure.records import read_measurements
+    from vlmkit.models.loading import LoadMeasurement, same_bytes
+    from vlmkit.verdicts.rules import (
+        MemoryClaimMeasurement,
+        judge_memory_claims,
+        memory_claims_apply,
+    )
+
+    run = Path(__file__).resolve().parent.parent / "reference" / "nvidia-h200"
+    notebook = "01_loading_precisions"
+    loads = {r.precision: r.measurement for r in read_measurements(LoadMeasurement, run / "results", notebook)}
+    recorded = {r.precision: r.measurement for r in read_measurements(MemoryClaimMeasurement, run / "results", notebook)}
+    (context,) = [r.measurement for r in read_measurements(CudaContextMeasurement, run / "results", notebook)]
+    assert memory_claims_apply("qwen3-vl-8b") and memory_claims_apply("Qwen/Qwen3-VL-8B-Instruct")
+    assert not memory_claims_apply("qwen3-vl-tiny")
+    claims = judge_memory_claims(loads)
+    assert claims == recorded and set(claims) == {"bf16", "int8", "nf4"}
+    assert claims["bf16"].row("bf16")["a card of the claimed size"] == "does not fit"
+    bf16 = loads["bf16"]
+    assert bf16.on_cuda and bf16.weights_bytes == bf16.load["memory"]["retained_bytes"]
+    assert bf16.row()["left_in_16_bit"].startswith("all ") and loads["nf4"].row()["left_in_16_bit"] == "lm_head"
+    assert same_bytes(loads) == []  # the CUDA default loads no twins
+    shown = _markdown_outputs(run / f"{notebook}.ipynb")
+    breakdown = render(f"{notebook}/breakdown", precisions=[m.breakdown_values() for p, m in loads.items()
+                                                            if PRECISIONS[p].is_quantized])
+    summary = render(f"{notebook}/what_the_numbers_say", twins=same_bytes(loads),
+                     claims=[c.row(p) for p, c in claims.items()], context=human_binary_bytes(context.context_bytes),
+                     after_queries=human_binary_bytes(context.after_queries_bytes))
+    assert breakdown.strip() in shown and summary.strip() in shown
+
+
+def test_twins_store_the_same_bytes_on_the_cpu_reference_run():
+    from pathlib import Path
+
+    from vlmkit.book.prose import render
+    from vlmkit.measure.records import read_measurements
+    from vlmkit.models.loading import LoadMeasurement, same_bytes
+
+    run = Path(__file__).resolve().parent.parent / "reference" / "cpu-x86_64"
+    loads = {r.precision: r.measurement for r in read_measurements(LoadMeasurement, run / "results",
+                                                                   "01_loading_precisions")}
+    assert [(t.precision, t.twin, t.same) for t in same_bytes(loads)] == [
+        ("fp16", "bf16", True), ("int8-t0", "int8", True), ("fp4", "nf4", True)]
+    assert not loads["bf16"].on_cuda and loads["bf16"].card_need_bytes is None
+    assert loads["bf16"].weights_bytes == loads["bf16"].load["weights"]["total_bytes"]
+    text = render("01_loading_precisions/what_the_numbers_say", twins=same_bytes(loads), claims=[], context=None,
+                  after_queries=None)
+    assert text.endswith("- This run is on a CPU: there is no CUDA context, and no card to fit.\n")
+    assert text.startswith("- FP16 stores exactly the same bytes as BF16.\n")

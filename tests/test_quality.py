@@ -1,5 +1,6 @@
 import random
 
+import numpy as np
 import pytest
 import torch
 
@@ -155,3 +156,95 @@ def test_quality_table_shows_the_paired_comparison_and_refuses_records_without_i
     assert row == (f"| NF4 | 0.940 | {p.relative:.3f} [{p.interval[0]:.3f}, {p.interval[1]:.3f}] | 9 / 2 | "
                    f"{p.mcnemar_p:.2g} | 0.95-0.98 | holds | 0.990 | 0.0002 |")
     assert "| BF16 | 0.950 | 1.000 | – | – | – | – | – | – |" in table
+
+
+def test_quality_settings_resolve_the_device_defaults_and_always_keep_bf16():
+    from vlmkit.errors import ConfigurationError
+    from vlmkit.models.precisions import PRECISION_NAMES
+    from vlmkit.verdicts.quality import (
+        CPU_DEFAULT_PRECISIONS,
+        FIDELITY_DEFAULT_PRECISIONS,
+        every_kth_words,
+        quality_settings,
+    )
+
+    cpu = quality_settings("cpu")
+    assert (cpu.stride, cpu.precisions, cpu.fidelity_model) == (2, list(CPU_DEFAULT_PRECISIONS), "none")
+    assert cpu.fidelity_precisions == list(FIDELITY_DEFAULT_PRECISIONS)
+    chosen = quality_settings("cpu", "nf4, int8", 1, "qwen3-vl-8b", "int8,bf16")
+    assert (chosen.stride, chosen.precisions, chosen.fidelity_model) == (1, ["bf16", "nf4", "int8"], "qwen3-vl-8b")
+    assert chosen.fidelity_precisions == ["bf16", "int8"]
+    assert quality_settings("cpu", "all", fidelity_precisions="all").fidelity_precisions == list(PRECISION_NAMES)
+    with pytest.raises(ConfigurationError, match="unknown precision"):
+        quality_settings("cpu", fidelity_precisions="int3")
+    with pytest.raises(ConfigurationError, match="question_stride"):
+        quality_settings("cpu", question_stride=-1)
+    assert [every_kth_words(k) for k in (1, 2, 3, 4, 21)] == ["every", "every 2nd", "every 3rd", "every 4th",
+                                                               "every 21th"]
+
+
+def _accuracy(hits: list[bool]):
+    from vlmkit.verdicts.quality import Accuracy
+
+    return Accuracy(sum(hits) / len(hits), {"f": sum(hits) / len(hits)}, ["x"] * len(hits), hits, len(hits),
+                    torch.zeros(len(hits), 3))
+
+
+def test_a_quality_claim_is_judged_on_the_paired_interval_and_recorded_under_its_committed_keys():
+    import json
+    from pathlib import Path
+
+    from vlmkit.verdicts.quality import (
+        AccuracyMeasurement,
+        PairedAccuracyMeasurement,
+        judge_quality_claim,
+    )
+
+    ref, other = _hits(1335, 1235, 40, 0)
+    judged = judge_quality_claim(_accuracy(ref), _accuracy(other), "int8", resamples=2000)
+    p = paired_accuracy(ref, other, resamples=2000)
+    assert judged.relative == p.relative and judged.interval == list(p.interval) and judged.verdict == "below"
+    assert (judged.claim, judged.reference) == ([0.98, 0.99], "bf16")
+    assert judge_quality_claim(_accuracy(ref), _accuracy(ref), "fp32", resamples=100).verdict is None
+    row = judged.row("int8")
+    assert row["accuracy"] == sum(other) / len(other) and row["seed claim"] == "98%-99%" and row["verdict"] == "below"
+    committed = Path(__file__).resolve().parent.parent / "reference" / "nvidia-h200" / "results" / "02_quality.json"
+    records = json.loads(committed.read_text())["records"]
+    keys = {r["experiment"]: set(r["metrics"]) for r in records}
+    assert set(judged.metrics()) == keys[PairedAccuracyMeasurement.EXPERIMENT]
+    assert set(_accuracy(ref).measurement().metrics()) == keys[AccuracyMeasurement.EXPERIMENT]
+    assert set(logit_fidelity(torch.ones(2, 3), torch.ones(2, 3)).measurement("bf16").metrics()) == keys["logit-fidelity"]
+
+
+def test_the_reference_runs_explanations_are_the_template_filled_with_their_records():
+    from pathlib import Path
+
+    import nbformat
+
+    from vlmkit.book.prose import render
+    from vlmkit.measure.records import read_measurements
+    from vlmkit.models.precisions import get_precision
+    from vlmkit.verdicts.quality import AccuracyMeasurement, PairedAccuracyMeasurement
+
+    for device in ("nvidia-h200", "cpu-x86_64"):
+        run = Path(__file__).resolve().parent.parent / "reference" / device
+        bf16 = [r.measurement for r in read_measurements(AccuracyMeasurement, run / "results", "02_quality")
+                if r.precision == "bf16"][0]
+        paired = {r.precision: r.measurement
+                  for r in read_measurements(PairedAccuracyMeasurement, run / "results", "02_quality")}
+        text = render("02_quality/what_the_numbers_say", questions=bf16.n, bf16_accuracy=bf16.overall, paired=paired,
+                      labels={p: get_precision(p).label for p in paired})
+        shown = [o["data"]["text/markdown"].strip() for c in nbformat.read(run / "02_quality.ipynb", as_version=4).cells
+                 if c.cell_type == "code" for o in c.get("outputs", []) if "text/markdown" in o.get("data", {})]
+        assert text.strip() in shown, device
+
+
+def test_first_token_logits_come_for_every_precision_and_input(tiny_checkpoint):
+    from vlmkit.verdicts.quality import first_token_logits_by_precision
+
+    images = [(np.random.default_rng(i).random((64, 64, 3)) * 255).astype(np.uint8) for i in range(3)]
+    logits = first_token_logits_by_precision("qwen3-vl-tiny", ["bf16", "fp32"], images, ["what?"] * 3,
+                                             torch.device("cpu"), batch_size=2)
+    assert list(logits) == ["bf16", "fp32"] and logits["bf16"].shape == logits["fp32"].shape
+    assert logits["bf16"].shape[0] == 3
+    assert logit_fidelity(logits["bf16"], logits["fp32"]).top1_agreement > 0.5

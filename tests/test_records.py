@@ -89,7 +89,12 @@ def test_experiment_records_are_the_latest_runs_of_one_experiment(tmp_path):
 def test_a_measurement_round_trips_through_a_results_file_under_its_committed_keys(tmp_path):
     from dataclasses import dataclass
 
-    from vlmkit.measure.records import Measurement, ResultsStore, metric, read_measurements
+    from vlmkit.measure.records import (
+        Measurement,
+        ResultsStore,
+        metric,
+        read_measurements,
+    )
 
     @dataclass(frozen=True)
     class Query(Measurement):

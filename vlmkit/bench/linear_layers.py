@@ -25,7 +25,12 @@ import bitsandbytes as bnb
 import bitsandbytes.functional as bnbf
 import torch
 
-from vlmkit.bench.roofline import LinearLayerTiming, LinearShape, linear_cost, weight_bytes
+from vlmkit.bench.roofline import (
+    LinearLayerTiming,
+    LinearShape,
+    linear_cost,
+    weight_bytes,
+)
 from vlmkit.core.progress import progress
 from vlmkit.measure.memory import free_memory
 from vlmkit.measure.profiler import operator_events

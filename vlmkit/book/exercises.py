@@ -40,13 +40,15 @@ from vlmkit.measure.records import CHECKOUT, experiment_records
 from vlmkit.measure.speedup import speedup_of_medians
 from vlmkit.models.architectures import get_spec
 from vlmkit.models.attention_backends import SDPA_BACKENDS
+from vlmkit.models.loading import LoadMeasurement
 from vlmkit.models.precisions import get_precision
 from vlmkit.planning.planner import plan_memory
 from vlmkit.planning.recommend import CANDIDATES, recommend_precision
 from vlmkit.planning.seed_tree import seed_tree
 from vlmkit.runtime.environment import CAPABILITIES_EXPERIMENT
+from vlmkit.runtime.kv_cache import KVCacheClaimMeasurement
 from vlmkit.verdicts.claims import SEED_QUALITY_CLAIMS, SEED_SPEED_CLAIMS
-from vlmkit.verdicts.quality import mcnemar_exact
+from vlmkit.verdicts.quality import PairedAccuracyMeasurement, mcnemar_exact
 from vlmkit.verdicts.rules import speed_verdict, verdict
 
 #: What a check prints for an answer still at ``None``.
@@ -287,8 +289,8 @@ def check_forum_claim(outcome: str | None) -> None:
 
     Taught in ``notebooks/01_loading_precisions.ipynb``.
     """
-    load = _only(reference_records("01_loading_precisions", "load"), "load", precision="nf4-dq")
-    measured = load["metrics"]["load"]["memory"]["retained_bytes"] / GIB
+    record = _only(reference_records("01_loading_precisions", LoadMeasurement.EXPERIMENT), "load", precision="nf4-dq")
+    measured = LoadMeasurement.from_metrics(record["metrics"]).load["memory"]["retained_bytes"] / GIB
     expected = verdict(measured, FORUM_NF4_DQ_CLAIM_GIB, tolerance=0.10).outcome
     _choice("FORUM_CLAIM_VERDICT", outcome, expected, allowed=VERDICTS[:3],
             what=f"vlmkit.verdicts.rules.verdict({measured:.2f} GiB measured, {FORUM_NF4_DQ_CLAIM_GIB:g} claimed, "
@@ -298,8 +300,10 @@ def check_forum_claim(outcome: str | None) -> None:
 
 
 # --- 02 · Quality ---------------------------------------------------------------------------------------------
-def _nf4_paired() -> dict[str, Any]:
-    return _only(reference_records("02_quality", "paired-accuracy"), "paired-accuracy", precision="nf4")["metrics"]
+def _nf4_paired() -> PairedAccuracyMeasurement:
+    experiment = PairedAccuracyMeasurement.EXPERIMENT
+    return PairedAccuracyMeasurement.from_metrics(
+        _only(reference_records("02_quality", experiment), experiment, precision="nf4")["metrics"])
 
 
 def check_relative_accuracy(relative: float | None) -> None:
@@ -308,8 +312,8 @@ def check_relative_accuracy(relative: float | None) -> None:
     Taught in ``notebooks/02_quality.ipynb``.
     """
     m = _nf4_paired()
-    bf16_right = m["both_right"] + m["only_reference_right"]
-    _number("NF4_RELATIVE_ACCURACY", relative, (m["both_right"] + m["only_other_right"]) / bf16_right, rel_tol=0.001,
+    bf16_right = m.both_right + m.only_reference_right
+    _number("NF4_RELATIVE_ACCURACY", relative, (m.both_right + m.only_other_right) / bf16_right, rel_tol=0.001,
             what="questions NF4 gets right over questions BF16 gets right",
             hint="BF16 is right on both_right + only_reference_right questions, NF4 on both_right + only_other_right")
 
@@ -320,14 +324,14 @@ def check_paired_verdict(p_value: float | None, outcome: str | None) -> None:
     Taught in ``notebooks/02_quality.ipynb``.
     """
     m = _nf4_paired()
-    _number("NF4_MCNEMAR_P", p_value, mcnemar_exact(m["only_reference_right"], m["only_other_right"]), rel_tol=0.01,
+    _number("NF4_MCNEMAR_P", p_value, mcnemar_exact(m.only_reference_right, m.only_other_right), rel_tol=0.01,
             what="vlmkit.verdicts.quality.mcnemar_exact of the two disagreement counts",
             hint="only the disagreements count: if both precisions were equally accurate each would go either way "
                  "with probability 1/2 (a two-sided binomial test)")
     low, high = SEED_QUALITY_CLAIMS["4bit"]
-    expected = verdict(m["relative"], low, high, tolerance=0.0, spread=tuple(m["interval"])).outcome
+    expected = verdict(m.relative, low, high, tolerance=0.0, spread=tuple(m.interval)).outcome
     _choice("NF4_QUALITY_VERDICT", outcome, expected, allowed=VERDICTS[:3],
-            what=f"the paired interval {m['interval'][0]:.3f}-{m['interval'][1]:.3f} against {low:.0%}-{high:.0%}",
+            what=f"the paired interval {m.interval[0]:.3f}-{m.interval[1]:.3f} against {low:.0%}-{high:.0%}",
             hint="holds when the 95 % interval overlaps the claimed range, above or below when it lies wholly "
                  "on one side of it")
 
@@ -389,8 +393,9 @@ def check_cached_tokens(tokens: int | None) -> None:
 
     Taught in ``notebooks/04_kv_cache.ipynb``.
     """
-    cell = [r for r in reference_records("04_kv_cache", "speed-claim") if r["shapes"]["image"] == [224, 224]][0]
-    cache_bytes, per_token = cell["metrics"]["cache_bytes"], kv_bytes_per_token()
+    cell = [r for r in reference_records("04_kv_cache", KVCacheClaimMeasurement.EXPERIMENT)
+            if r["shapes"]["image"] == [224, 224]][0]
+    cache_bytes, per_token = KVCacheClaimMeasurement.from_metrics(cell["metrics"]).cache_bytes, kv_bytes_per_token()
     if cache_bytes % per_token:
         raise LookupError(f"the recorded cache ({cache_bytes:,} bytes) is no whole number of {per_token:,}-byte tokens")
     _count("CACHED_TOKENS_224PX", tokens, cache_bytes // per_token,
@@ -403,8 +408,8 @@ def check_best_cell(cell: Sequence[int] | None) -> None:
 
     Taught in ``notebooks/04_kv_cache.ipynb``.
     """
-    sweep = reference_records("04_kv_cache", "speed-claim")
-    best = max(sweep, key=lambda r: r["metrics"]["ratio"])["shapes"]
+    sweep = reference_records("04_kv_cache", KVCacheClaimMeasurement.EXPERIMENT)
+    best = max(sweep, key=lambda r: KVCacheClaimMeasurement.from_metrics(r["metrics"]).ratio)["shapes"]
     expected = [best["visual_tokens"], best["answer_tokens"]]
     if cell is not None and (isinstance(cell, str) or not isinstance(cell, Sequence) or len(cell) != 2):
         return _wrong("BEST_CELL", f"BEST_CELL should be [visual tokens, answer tokens], got {cell!r}")

@@ -14,11 +14,28 @@ from pathlib import Path
 
 from vlmkit.bench.model_speed import ModelSpeed
 from vlmkit.book.reference_status import run_table, stale_marks
-from vlmkit.core.formatting import GIB, provenance_line
-from vlmkit.measure.memory import card_need_bytes
-from vlmkit.measure.records import experiment_records, latest_run, load_records, read_measurements
+from vlmkit.core.formatting import GIB, binary_unit, provenance_line
+from vlmkit.measure.memory import CudaContextMeasurement
+from vlmkit.measure.records import (
+    experiment_records,
+    latest_run,
+    load_records,
+    read_measurements,
+)
+from vlmkit.models.loading import LoadMeasurement
 from vlmkit.models.precisions import get_precision
-from vlmkit.verdicts.rules import current_verdict, headline_text, verdict_rows
+from vlmkit.verdicts.quality import (
+    AccuracyMeasurement,
+    LogitFidelityMeasurement,
+    PairedAccuracyMeasurement,
+    every_kth_words,
+)
+from vlmkit.verdicts.rules import (
+    MemoryClaimMeasurement,
+    current_verdict,
+    headline_text,
+    verdict_rows,
+)
 from vlmkit.verdicts.statements import seed_statement_table
 
 
@@ -36,11 +53,6 @@ def _missing_fields(path: Path, what: str, missing: list[str]) -> ValueError:
                       f"this device to make this table")
 
 
-def _binary_unit(n_bytes: float) -> tuple[float, str]:
-    """GiB for a model of a GiB or more, else MiB (the tiny CPU model)."""
-    return (GIB, "GiB") if n_bytes >= GIB else (2**20, "MiB")
-
-
 def memory_table(run_dir: str | Path) -> str:
     """Markdown table of weights, peak at load, the seed's claim per precision (in GiB) and whether a card of the
     claimed size holds the model with the CUDA context, from ``01_loading_precisions.json``.
@@ -50,29 +62,30 @@ def memory_table(run_dir: str | Path) -> str:
     """
     path = Path(run_dir) / "results" / "01_loading_precisions.json"
     records = latest_run(load_records(path))
-    loads = _of_experiment(records, "load", run_dir)
-    contexts = [r["metrics"] for r in records if r["experiment"] == "cuda-context"]
-    verdicts = {r["precision"]: r["metrics"] for r in records if r["experiment"] == "memory-claim"}
+    load_recs = _of_experiment(records, LoadMeasurement.EXPERIMENT, run_dir)
+    contexts = [r["metrics"] for r in records if r["experiment"] == CudaContextMeasurement.EXPERIMENT]
+    claims = {r["precision"]: r["metrics"] for r in records if r["experiment"] == MemoryClaimMeasurement.EXPERIMENT}
     missing = (["the cuda-context record"] if not contexts else [])
     missing += ["outside_allocator_bytes in the load records"] * any("outside_allocator_bytes" not in r["metrics"]
-                                                                     for r in loads)
-    missing += ["claim_gib in the memory-claim records"] * any("claim_gib" not in m for m in verdicts.values())
+                                                                     for r in load_recs)
+    missing += ["claim_gib in the memory-claim records"] * any("claim_gib" not in m for m in claims.values())
     if missing:
         raise _missing_fields(path, "notebook 01 measured in GiB with the CUDA context", missing)
-    context = contexts[0]
-    first = loads[0]
-    on_cuda = first["metrics"]["load"]["memory"]["kind"] == "cuda-allocator"
-    weights = {r["precision"]: r["metrics"]["load"]["memory"]["retained_bytes"] if on_cuda
-               else r["metrics"]["load"]["weights"]["total_bytes"] for r in loads}
-    scale, unit = _binary_unit(max(weights.values()))
-    if context["context_bytes"] is None:
+    context = CudaContextMeasurement.from_metrics(contexts[0])
+    loads = [(r["precision"], LoadMeasurement.from_metrics(r["metrics"])) for r in load_recs]
+    verdicts = {p: MemoryClaimMeasurement.from_metrics(m) for p, m in claims.items()}
+    first, first_load = load_recs[0], loads[0][1]
+    on_cuda = first_load.on_cuda
+    weights = {p: m.weights_bytes for p, m in loads}
+    scale, unit = binary_unit(max(weights.values()))
+    if context.context_bytes is None:
         context_text = "no CUDA context on this device, so no card to fit"
     else:
-        context_text = (f"the CUDA context took {context['context_bytes'] / GIB:.2f} GiB when created; *needed* is "
+        context_text = (f"the CUDA context took {context.context_bytes / GIB:.2f} GiB when created; *needed* is "
                         f"the allocator's peak (the load's, or the weights plus one query's) plus what the card held "
                         f"outside the allocator after that precision's query (context and loaded kernels)")
     lines = [
-        f"Model `{first['model']}` ({first['metrics']['load']['weights']['total_params']:,} parameters) on "
+        f"Model `{first['model']}` ({first_load.load['weights']['total_params']:,} parameters) on "
         f"{provenance_line(first['provenance'])}; one load each; 1 {unit} = 2^{30 if unit == 'GiB' else 20} bytes "
         f"(GPU memory is sold in GiB: a \"16 GB\" card holds 16 GiB), measured with the "
         f"{'CUDA allocator' if on_cuda else 'bytes of every tensor (CPU)'}; {context_text}.",
@@ -81,18 +94,15 @@ def memory_table(run_dir: str | Path) -> str:
         f"({unit}) | seed's claim (GB read as GiB) | weights / claim (verdict) | a card of the claimed size |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
-    for r in loads:
-        m = r["metrics"]
-        load, prec = m["load"], get_precision(r["precision"])
+    for precision, m in loads:
+        load, prec = m.load, get_precision(precision)
         arithmetic = load["weights"]["total_params"] * prec.bits / 8
-        outside = m["outside_allocator_bytes"]
-        need = None if outside is None else card_need_bytes(load["memory"]["peak_bytes"], weights[prec.name],
-                                                            m["ask"]["peak_memory_bytes"], outside)
+        need = m.card_need_bytes
         needed = "–" if need is None else f"{need / scale:.2f}"
         claim = verdicts.get(prec.name)
-        fits = "–" if claim is None or claim["fits_claimed_card"] is None else \
-            ("fits" if claim["fits_claimed_card"] else "does not fit")
-        claim_cells = f"{claim['claim_gib']:g} | {claim['ratio']:.2f} ({claim['verdict']}) | {fits}" if claim \
+        fits = "–" if claim is None or claim.fits_claimed_card is None else \
+            ("fits" if claim.fits_claimed_card else "does not fit")
+        claim_cells = f"{claim.claim_gib:g} | {claim.ratio:.2f} ({claim.verdict}) | {fits}" if claim \
             else "– | – | –"
         lines.append(f"| {prec.label} | {weights[prec.name] / scale:.2f} | {load['memory']['peak_bytes'] / scale:.2f} | "
                      f"{arithmetic / scale:.2f} | {needed} | {claim_cells} |")
@@ -109,22 +119,25 @@ def quality_table(run_dir: str | Path) -> str:
     """
     path = Path(run_dir) / "results" / "02_quality.json"
     records = latest_run(load_records(path))
-    accuracy = {r["precision"]: r for r in records if r["experiment"] == "accuracy"}
+    accuracy = {r["precision"]: r for r in records if r["experiment"] == AccuracyMeasurement.EXPERIMENT}
     if "bf16" not in accuracy:
         raise ValueError(f"no bf16 accuracy record under {run_dir}")
-    paired = {r["precision"]: r["metrics"] for r in records if r["experiment"] == "paired-accuracy"}
+    paired = {r["precision"]: PairedAccuracyMeasurement.from_metrics(r["metrics"]) for r in records
+              if r["experiment"] == PairedAccuracyMeasurement.EXPERIMENT}
     missing = [name for name in accuracy if name != "bf16" and name not in paired]
     if missing:
         raise _missing_fields(path, "notebook 02 compared precisions question by question",
                               [f"paired-accuracy records for {', '.join(missing)}"])
     tiny = accuracy["bf16"]["model"]
-    fidelity = {(r["model"] == tiny, r["precision"]): r["metrics"] for r in records if r["experiment"] == "logit-fidelity"}
-    large = sorted({r["model"] for r in records if r["experiment"] == "logit-fidelity" and r["model"] != tiny})
+    fidelity_records = [r for r in records if r["experiment"] == LogitFidelityMeasurement.EXPERIMENT]
+    fidelity = {(r["model"] == tiny, r["precision"]): LogitFidelityMeasurement.from_metrics(r["metrics"])
+                for r in fidelity_records}
+    large = sorted({r["model"] for r in fidelity_records if r["model"] != tiny})
     shapes = accuracy["bf16"]["shapes"]
     stride = shapes.get("question_stride", 1)
-    subset = "" if stride == 1 else (f" (every {stride}{ {2: 'nd', 3: 'rd'}.get(stride, 'th') } question of each family "
+    subset = "" if stride == 1 else (f" ({every_kth_words(stride)} question of each family "
                                      f"of the split's {shapes['split_questions']})")
-    resamples = next(iter(paired.values()))["resamples"] if paired else 0
+    resamples = next(iter(paired.values())).resamples if paired else 0
     large_part = ""
     header = ("| precision | accuracy | relative to BF16 [95 % paired interval] | right only in BF16 / only in it | "
               "McNemar p | seed's claim | verdict | top-1 agreement (tiny) | mean KL (tiny) |")
@@ -147,15 +160,16 @@ def quality_table(run_dir: str | Path) -> str:
         if m is None:
             paired_cells = "1.000 | – | – | – | –"
         else:
-            claim = f"{m['claim'][0]:.2f}-{m['claim'][1]:.2f}" if m["claim"] else "–"
-            paired_cells = (f"{m['relative']:.3f} [{m['interval'][0]:.3f}, {m['interval'][1]:.3f}] | "
-                            f"{m['only_reference_right']} / {m['only_other_right']} | {m['mcnemar_p']:.2g} | {claim} | "
-                            f"{m['verdict'] or '–'}")
+            claim = f"{m.claim[0]:.2f}-{m.claim[1]:.2f}" if m.claim else "–"
+            paired_cells = (f"{m.relative:.3f} [{m.interval[0]:.3f}, {m.interval[1]:.3f}] | "
+                            f"{m.only_reference_right} / {m.only_other_right} | {m.mcnemar_p:.2g} | {claim} | "
+                            f"{m.verdict or '–'}")
         cells = []
         for is_tiny in (True, False) if large else (True,):
             f = fidelity.get((is_tiny, name))
-            cells += [f"{f['top1_agreement']:.3f}", f"{f['mean_kl']:.2g}"] if f else ["–", "–"]
-        lines.append(f"| {get_precision(name).label} | {r['metrics']['overall']:.3f} | {paired_cells} | "
+            cells += [f"{f.top1_agreement:.3f}", f"{f.mean_kl:.2g}"] if f else ["–", "–"]
+        overall = AccuracyMeasurement.from_metrics(r["metrics"]).overall
+        lines.append(f"| {get_precision(name).label} | {overall:.3f} | {paired_cells} | "
                      f"{' | '.join(cells)} |")
     return "\n".join(lines)
 

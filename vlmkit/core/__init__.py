@@ -20,6 +20,7 @@ _EXPORTS = {
     "synchronize": "device",
     "total_memory_bytes": "device",
     "GIB": "formatting",
+    "binary_unit": "formatting",
     "formatting": "formatting",
     "gib": "formatting",
     "gib_text": "formatting",

@@ -81,6 +81,15 @@ def human_binary_bytes(n_bytes: float) -> str:
     return human_bytes(n_bytes, binary=True)
 
 
+def binary_unit(n_bytes: float) -> tuple[int, str]:
+    """The scale and name of the binary unit a table of sizes up to ``n_bytes`` is shown in: ``(2**30, "GiB")``
+    from a GiB up (the 8B model), else ``(2**20, "MiB")`` (the tiny CPU model).
+
+    Taught in ``notebooks/01_loading_precisions.ipynb``.
+    """
+    return (GIB, "GiB") if n_bytes >= GIB else (2**20, "MiB")
+
+
 def gib_text(n_bytes: float) -> str:
     """``12.00 GiB``: bytes in GiB with two decimals, how the planner and the decision trees state a card's need.
 

@@ -23,6 +23,7 @@ import psutil
 import torch
 
 from vlmkit.core.device import synchronize
+from vlmkit.measure.records import Measurement
 
 
 def outside_allocator_bytes(device: torch.device) -> int | None:
@@ -49,6 +50,29 @@ def card_need_bytes(load_peak: int, weights: int, call_peak: int, outside_alloca
     loaded kernels). Taught in ``notebooks/01_loading_precisions.ipynb``.
     """
     return max(load_peak, weights + call_peak) + outside_allocator
+
+
+@dataclass(frozen=True)
+class CudaContextMeasurement(Measurement):
+    """Notebook 01's ``cuda-context`` record: what the card held outside PyTorch's allocator right after the CUDA
+    context was created, and after every query of the run (context plus loaded kernels); ``None`` on a CPU.
+
+    Taught in ``notebooks/01_loading_precisions.ipynb``.
+    """
+
+    EXPERIMENT = "cuda-context"
+    context_bytes: int | None
+    after_queries_bytes: int | None
+    method: str
+
+
+def measure_cuda_context(device: torch.device, context_bytes: int | None) -> CudaContextMeasurement:
+    """The memory outside the allocator now (after the queries), beside ``context_bytes``, measured when the context
+    was created (:func:`outside_allocator_bytes`). Taught in ``notebooks/01_loading_precisions.ipynb``.
+    """
+    method = ("torch.cuda.mem_get_info used minus torch.cuda.memory_reserved" if device.type == "cuda"
+              else "none: no CUDA context on a CPU")
+    return CudaContextMeasurement(context_bytes, outside_allocator_bytes(device), method)
 
 
 def free_memory(device: torch.device) -> None:

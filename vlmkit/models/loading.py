@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import (
@@ -21,9 +22,16 @@ from transformers import (
 )
 
 from vlmkit.core.device import bitsandbytes_backend, device_name, resolve_device
-from vlmkit.errors import UnknownModelError
-from vlmkit.measure.footprint import Footprint, measure_footprint
-from vlmkit.measure.memory import MemoryDelta, MemoryProbe
+from vlmkit.core.formatting import human_binary_bytes
+from vlmkit.errors import ConfigurationError, UnknownModelError
+from vlmkit.measure.footprint import SAME_BYTES_AS, Footprint, measure_footprint
+from vlmkit.measure.memory import (
+    MemoryDelta,
+    MemoryProbe,
+    card_need_bytes,
+    outside_allocator_bytes,
+)
+from vlmkit.measure.records import Measurement
 from vlmkit.models.architectures import REGISTRY, ArchitectureSpec
 from vlmkit.models.attention_backends import AttentionChoice, choose_attention
 from vlmkit.models.checkpoints import (
@@ -32,7 +40,7 @@ from vlmkit.models.checkpoints import (
     validate_checkpoint,
     write_checkpoint,
 )
-from vlmkit.models.precisions import Precision, get_precision
+from vlmkit.models.precisions import PRECISION_NAMES, Precision, get_precision
 from vlmkit.models.processor import build_processor
 
 
@@ -218,3 +226,134 @@ def build_on_device(spec: ArchitectureSpec, device: str | torch.device, *, seed:
         hf_memory_footprint=int(net.get_memory_footprint()),
         notes=[f"random weights ({spec.name}, seed {seed}, drawn on {dev.type}): measures memory and speed, not quality"])
     return LoadedModel(net, build_processor(spec), report)
+
+
+@dataclass(frozen=True)
+class LoadingSettings:
+    """Notebook 01's parameters, resolved: the device, the model, the precisions to load (validated names), the
+    side of the square test image, and the CUDA context measured before anything else touched the GPU.
+
+    Taught in ``notebooks/01_loading_precisions.ipynb``.
+    """
+
+    device: torch.device
+    model: str
+    precisions: list[str]
+    image_size: int
+    context_bytes: int | None
+
+
+def loading_settings(device: str | torch.device | None = "auto", model: str = "auto", precisions: str = "auto",
+                     image_size: int = 0) -> LoadingSettings:
+    """Resolve notebook 01's parameters; the first CUDA call measures the CUDA context (``None`` on a CPU).
+
+    ``model="auto"``: qwen3-vl-8b on CUDA, qwen3-vl-tiny on a CPU. ``precisions="auto"``: all of them on a CPU; on
+    CUDA every one but those that store the bytes of another (:data:`vlmkit.measure.footprint.SAME_BYTES_AS`);
+    ``"all"``, or a comma-separated list (an unknown name fails here). ``image_size`` 0: 448 px on CUDA, 64 on a CPU.
+    Taught in ``notebooks/01_loading_precisions.ipynb``.
+    """
+    dev = resolve_device(device)
+    context = outside_allocator_bytes(dev)  # the first CUDA call: it creates the context
+    if image_size < 0:
+        raise ConfigurationError(f"image_size must be a side in px, or 0 for the device's default; got {image_size}")
+    if precisions == "auto":
+        chosen = list(PRECISION_NAMES) if dev.type == "cpu" else [p for p in PRECISION_NAMES if p not in SAME_BYTES_AS]
+    elif precisions == "all":
+        chosen = list(PRECISION_NAMES)
+    else:
+        chosen = [p.strip() for p in precisions.split(",")]
+    return LoadingSettings(
+        device=dev,
+        model=model if model != "auto" else ("qwen3-vl-8b" if dev.type == "cuda" else "qwen3-vl-tiny"),
+        precisions=[get_precision(p).name for p in chosen],
+        image_size=image_size or (448 if dev.type == "cuda" else 64),
+        context_bytes=context,
+    )
+
+
+@dataclass(frozen=True)
+class LoadMeasurement(Measurement):
+    """Notebook 01's ``load`` record: the load report (:meth:`LoadReport.as_dict`), the one query's stats
+    (``CallStats.as_dict``) and what the card held outside PyTorch's allocator after that query (``None`` on a CPU).
+
+    Taught in ``notebooks/01_loading_precisions.ipynb``.
+    """
+
+    EXPERIMENT = "load"
+    load: dict[str, Any]
+    ask: dict[str, Any]
+    outside_allocator_bytes: int | None
+
+    @property
+    def on_cuda(self) -> bool:
+        """Whether the CUDA allocator measured the load (else the CPU's tensor bytes and resident set)."""
+        return self.load["memory"]["kind"] == "cuda-allocator"
+
+    @property
+    def weights_bytes(self) -> int:
+        """The footprint the book reports: on CUDA the allocator's bytes retained after the load, on a CPU the sum
+        of every tensor's bytes (the resident set also counts libraries)."""
+        return self.load["memory"]["retained_bytes"] if self.on_cuda else self.load["weights"]["total_bytes"]
+
+    @property
+    def card_need_bytes(self) -> int | None:
+        """What a card must hold to load the model and answer the query (:func:`card_need_bytes`); ``None`` on a CPU."""
+        if self.outside_allocator_bytes is None:
+            return None
+        return card_need_bytes(self.load["memory"]["peak_bytes"], self.weights_bytes, self.ask["peak_memory_bytes"],
+                               self.outside_allocator_bytes)
+
+    def row(self) -> dict[str, Any]:
+        """One row of notebook 01's tables: the numbers of this load (``weights``: :attr:`weights_bytes`), its
+        breakdown and its precision's bits."""
+        load, weights = self.load, self.load["weights"]
+        precision = get_precision(load["precision"])
+        names = ", ".join(weights["unquantized_linears"])
+        return {"precision": precision.name, "label": load["precision_label"], "params": weights["total_params"],
+                "tensor_bytes": weights["total_bytes"], "allocator_retained": load["memory"]["retained_bytes"],
+                "weights": self.weights_bytes,
+                "peak_at_load": load["memory"]["peak_bytes"], "load_s": load["load_seconds"],
+                "quantized_layers": sum(weights["quantized_layers"].values()), "unquantized_linears": names,
+                # a quantized model names the Linear layers it left in 16 bit; an unquantized one has them all
+                "left_in_16_bit": names if precision.is_quantized else f"all {len(weights['unquantized_linears'])}",
+                "call_peak": self.ask["peak_memory_bytes"], "memory_kind": load["memory"]["kind"],
+                "outside_allocator": self.outside_allocator_bytes, "breakdown": weights["bytes_by"],
+                "bits": precision.bits}
+
+    def breakdown_values(self) -> dict[str, Any]:
+        """What the explanation of this load's bytes states: the tensors against params x bits, the bytes left
+        unquantized (token embeddings and ``lm_head`` among them), the quantization constants and the vision tower,
+        sizes as text in binary units."""
+        row = self.row()
+        b = row["breakdown"]
+        ideal = row["params"] * row["bits"] / 8
+        return {"label": row["label"], "bits": row["bits"], "ratio": row["tensor_bytes"] / ideal,
+                "tensors": human_binary_bytes(row["tensor_bytes"]), "arithmetic": human_binary_bytes(ideal),
+                "unquantized": human_binary_bytes(sum(c["unquantized tensors"] for c in b.values())),
+                "embeddings": human_binary_bytes(b["token embeddings"]["unquantized tensors"]
+                                                 + b["lm_head"]["unquantized tensors"]),
+                "constants": human_binary_bytes(sum(c["quantization constants"] for c in b.values())),
+                "vision": human_binary_bytes(sum(b["vision tower"].values()))}
+
+
+@dataclass(frozen=True)
+class SameBytes:
+    """A precision that should store exactly the bytes of another (its twin), and whether it did.
+
+    Taught in ``notebooks/01_loading_precisions.ipynb``.
+    """
+
+    precision: str
+    label: str
+    twin: str
+    twin_label: str
+    same: bool
+
+
+def same_bytes(loads: dict[str, LoadMeasurement]) -> list[SameBytes]:
+    """For each pair of :data:`vlmkit.measure.footprint.SAME_BYTES_AS` that both loaded: did they store the same
+    tensor bytes? Taught in ``notebooks/01_loading_precisions.ipynb``.
+    """
+    return [SameBytes(name, get_precision(name).label, twin, get_precision(twin).label,
+                      loads[name].load["weights"]["total_bytes"] == loads[twin].load["weights"]["total_bytes"])
+            for name, twin in SAME_BYTES_AS.items() if name in loads and twin in loads]

@@ -54,11 +54,12 @@ from vlmkit.core.device import resolve_device
 from vlmkit.core.formatting import GIB
 from vlmkit.errors import ConfigurationError, UnknownModelError
 from vlmkit.measure.footprint import COMPONENTS, STORAGE_KINDS, component_of
-from vlmkit.measure.memory import card_need_bytes
+from vlmkit.measure.memory import CudaContextMeasurement
 from vlmkit.measure.records import CHECKOUT, load_records
 from vlmkit.models.architectures import QWEN_SPECIAL_TOKENS, REGISTRY, ArchitectureSpec
 from vlmkit.models.attention_backends import ATTENTION_IMPLEMENTATIONS, choose_attention
 from vlmkit.models.images import visual_tokens
+from vlmkit.models.loading import LoadMeasurement
 from vlmkit.models.precisions import Precision, get_precision
 from vlmkit.models.processor import build_processor
 from vlmkit.runtime.attention import eager_score_bytes
@@ -216,14 +217,16 @@ def reference_cuda_context_bytes(path: str | Path = REFERENCE_LOAD_RESULTS, *, a
     answers (``vlmkit.measure.memory.card_need_bytes`` adds the same). ``after_queries=False`` takes the bare context,
     measured right after it was created. Taught in ``notebooks/08_decision.ipynb``.
     """
-    records = [r for r in load_records(path) if r["experiment"] == "cuda-context"]
-    key = "after_queries_bytes" if after_queries else "context_bytes"
-    if not records or not records[-1]["metrics"].get(key):
+    records = [r for r in load_records(path) if r["experiment"] == CudaContextMeasurement.EXPERIMENT]
+    context = CudaContextMeasurement.from_metrics(records[-1]["metrics"]) if records else None
+    measured = None if context is None else context.after_queries_bytes if after_queries else context.context_bytes
+    if not measured:
+        key = "after_queries_bytes" if after_queries else "context_bytes"
         raise ConfigurationError(
             f"{path} holds no measured cuda-context record ({key}); run notebooks/01_loading_precisions.ipynb on "
             "CUDA, or pass cuda_context_bytes= yourself"
         )
-    return int(records[-1]["metrics"][key])
+    return int(measured)
 
 
 def _spec_from_config(config: Qwen3VLConfig, name: str) -> ArchitectureSpec:
@@ -574,12 +577,13 @@ def compare_with_records(records: list[dict], *, model_root: str | Path | None =
         model = r["model"] if r["model"] in REGISTRY else str((root / r["model"]).resolve())
         shapes, m = r["shapes"], r["metrics"]
         on_cuda = r["provenance"]["device"] == "cuda"
-        if r["experiment"] == "load":
-            load, ask = m["load"], m["ask"]
+        if r["experiment"] == LoadMeasurement.EXPERIMENT:
+            measured = LoadMeasurement.from_metrics(m)
+            load, ask = measured.load, measured.ask
             plan = plan_memory(model, r["precision"], image_size=tuple(shapes["image"]), new_tokens=shapes["new_tokens"],
                                attn_implementation=load["attention"]["used"], device=r["provenance"]["device"],
                                text_tokens=ask["tokens_in"] - ask["visual_tokens"],
-                               cuda_context_bytes=m["outside_allocator_bytes"] if on_cuda else None)
+                               cuda_context_bytes=measured.outside_allocator_bytes if on_cuda else None)
             if not on_cuda:
                 rows.append(_row(r, plan, "weights", plan.weights_bytes, load["weights"]["total_bytes"], "tensor bytes"))
                 continue
@@ -588,9 +592,7 @@ def compare_with_records(records: list[dict], *, model_root: str | Path | None =
                 _row(r, plan, "weights", plan.weights_bytes, retained, "allocator, retained after load"),
                 _row(r, plan, "query peak", plan.query_bytes - plan.inputs_bytes, call, "allocator, peak of ask"),
                 _row(r, plan, "allocator peak", plan.allocator_peak_bytes, retained + call, "retained + peak of ask"),
-                _row(r, plan, "card need", plan.peak_bytes,
-                     card_need_bytes(load["memory"]["peak_bytes"], retained, call, m["outside_allocator_bytes"]),
-                     "card_need_bytes"),
+                _row(r, plan, "card need", plan.peak_bytes, measured.card_need_bytes, "card_need_bytes"),
             ]
         elif r["experiment"] == "attention" and on_cuda and not m.get("unavailable") \
                 and m["variant"] in _VARIANT_IMPLEMENTATION:

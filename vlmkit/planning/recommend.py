@@ -17,7 +17,14 @@ from typing import Any
 from vlmkit.bench.model_speed import ModelSpeed
 from vlmkit.core.formatting import GIB, gib_text
 from vlmkit.errors import ConfigurationError
-from vlmkit.measure.records import CHECKOUT, Recorded, latest_run, load_records, read_measurements
+from vlmkit.measure.memory import CudaContextMeasurement
+from vlmkit.measure.records import (
+    CHECKOUT,
+    Recorded,
+    latest_run,
+    load_records,
+    read_measurements,
+)
 from vlmkit.models.architectures import ArchitectureSpec
 from vlmkit.models.precisions import get_precision
 from vlmkit.planning.planner import (
@@ -27,6 +34,7 @@ from vlmkit.planning.planner import (
     reference_cuda_context_bytes,
 )
 from vlmkit.planning.seed_tree import check_card_question
+from vlmkit.verdicts.quality import AccuracyMeasurement
 
 #: The precisions both trees choose from, highest precision first (the order "quality" prefers).
 CANDIDATES: tuple[str, ...] = ("bf16", "int8", "nf4")
@@ -117,10 +125,10 @@ def _display(path: Path) -> str:
 def _context(results: Path) -> tuple[int, Evidence]:
     """The memory outside the allocator, from ``results``' notebook 01 if it measured it, else the planner's default."""
     path = results / "01_loading_precisions.json"
-    records = [r for r in load_records(path) if r["experiment"] == "cuda-context"]
+    records = [r for r in load_records(path) if r["experiment"] == CudaContextMeasurement.EXPERIMENT]
     if not records:
         path = REFERENCE_LOAD_RESULTS
-        records = [r for r in load_records(path) if r["experiment"] == "cuda-context"]
+        records = [r for r in load_records(path) if r["experiment"] == CudaContextMeasurement.EXPERIMENT]
     context = reference_cuda_context_bytes(path)
     return context, Evidence(_display(path), records[-1]["run_id"], "cuda-context: memory held outside the allocator "
                                                                      "after queries (CUDA context, kernels)")
@@ -291,10 +299,10 @@ def recommend_precision(model: str | Path | ArchitectureSpec, vram_gib: float, *
 def _quality_reasons(results: Path, choice: str, evidence: list[Evidence]) -> list[str]:
     """Notebook 02's accuracy of a quantized ``choice`` beside BF16's (the book's trained tiny model), if measured."""
     path = results / "02_quality.json"
-    accuracy = {r["precision"]: r for r in latest_run(load_records(path)) if r["experiment"] == "accuracy"}
+    accuracy = {r.precision: r for r in read_measurements(AccuracyMeasurement, results, "02_quality")}
     if choice == "bf16" or choice not in accuracy or "bf16" not in accuracy:
         return []
-    evidence += [Evidence(_display(path), accuracy[p]["run_id"], f"accuracy {p}: overall") for p in ("bf16", choice)]
-    a, b = accuracy[choice]["metrics"]["overall"], accuracy["bf16"]["metrics"]["overall"]
+    evidence += [Evidence(_display(path), accuracy[p].run_id, f"accuracy {p}: overall") for p in ("bf16", choice)]
+    a, b = accuracy[choice].measurement.overall, accuracy["bf16"].measurement.overall
     return [f"Notebook 02 (the book's trained tiny model): {_short(choice)} answers {a:.1%} correctly, "
             f"BF16 {b:.1%}."]

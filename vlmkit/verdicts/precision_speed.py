@@ -23,7 +23,12 @@ from vlmkit.bench.roofline import OVERHEAD_SHARE, Ceilings
 from vlmkit.measure.records import ResultsStore
 from vlmkit.measure.speedup import Speedup, speedup_of_medians
 from vlmkit.models.precisions import get_precision
-from vlmkit.verdicts.rules import Role, judge_speed_claim, mechanism_claim, unmeasured_claim
+from vlmkit.verdicts.rules import (
+    Role,
+    judge_speed_claim,
+    mechanism_claim,
+    unmeasured_claim,
+)
 
 #: The seed's speed claim each quantization is judged against.
 SPEED_CLAIM_OF = {"int8": "int8-speed", "4bit": "int4-speed"}

@@ -17,17 +17,98 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vlmkit.core.device import resolve_device
 from vlmkit.core.progress import progress as progress_bar
+from vlmkit.errors import ConfigurationError
+from vlmkit.measure.memory import free_memory
+from vlmkit.measure.records import Measurement
+from vlmkit.models.images import ImageLike
+from vlmkit.models.loading import load_model
+from vlmkit.models.precisions import PRECISION_NAMES, get_precision
 from vlmkit.runtime.inference import VLMInference
+from vlmkit.verdicts.claims import SEED_QUALITY_CLAIM_TEXT, SEED_QUALITY_CLAIMS
+from vlmkit.verdicts.rules import verdict
 
 #: The precisions notebook 02 evaluates on a CPU by default: BF16 (the reference) and one of each quantization
 #: kind the seed names (INT8, INT4). The others run on CUDA by default, or anywhere with ``PRECISIONS="all"``.
 CPU_DEFAULT_PRECISIONS: tuple[str, ...] = ("bf16", "int8", "nf4")
+#: The precisions notebook 02 loads the 8B architecture in by default for its logit fidelity: BF16 (the reference)
+#: and one of each kind (every 8B load takes time).
+FIDELITY_DEFAULT_PRECISIONS: tuple[str, ...] = ("bf16", "fp32", "int8", "nf4")
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    """Notebook 02's parameters, resolved: the device, every how many questions of each family are asked, the
+    precisions evaluated (BF16 first if it was not asked for), and the large model of the fidelity section with its
+    precisions (``"none"``: that section is skipped).
+
+    Taught in ``notebooks/02_quality.ipynb``.
+    """
+
+    device: torch.device
+    stride: int
+    precisions: list[str]
+    fidelity_model: str
+    fidelity_precisions: list[str]
+
+
+def quality_settings(device: str | torch.device | None = "auto", precisions: str = "auto", question_stride: int = 0,
+                     fidelity_model: str = "auto", fidelity_precisions: str = "auto") -> QualitySettings:
+    """Resolve notebook 02's parameters (an unknown precision fails here, by name).
+
+    ``precisions="auto"``: all on CUDA, :data:`CPU_DEFAULT_PRECISIONS` on a CPU; ``"all"``; or a comma-separated
+    list (BF16, the reference, is always added). ``question_stride`` 0: every question on CUDA, every 2nd of each
+    family on a CPU. ``fidelity_model="auto"``: qwen3-vl-8b on CUDA, ``"none"`` on a CPU; ``fidelity_precisions``
+    ``"auto"`` is :data:`FIDELITY_DEFAULT_PRECISIONS`, ``"all"`` every precision, or a list (BF16 added first).
+    Taught in ``notebooks/02_quality.ipynb``.
+    """
+    dev = resolve_device(device)
+    on_cuda = dev.type == "cuda"
+    if question_stride < 0:
+        raise ConfigurationError(f"question_stride must be 0 (the device's default) or k >= 1, got {question_stride}")
+    if precisions == "auto":
+        chosen = list(PRECISION_NAMES) if on_cuda else list(CPU_DEFAULT_PRECISIONS)
+    elif precisions == "all":
+        chosen = list(PRECISION_NAMES)
+    else:
+        chosen = [get_precision(p.strip()).name for p in precisions.split(",")]
+    if "bf16" not in chosen:
+        chosen.insert(0, "bf16")
+    if fidelity_precisions == "auto":
+        large = list(FIDELITY_DEFAULT_PRECISIONS)
+    elif fidelity_precisions == "all":
+        large = list(PRECISION_NAMES)
+    else:
+        large = ["bf16"] + [get_precision(p.strip()).name for p in fidelity_precisions.split(",") if p.strip() != "bf16"]
+    return QualitySettings(dev, question_stride or (1 if on_cuda else 2), chosen,
+                           fidelity_model if fidelity_model != "auto" else ("qwen3-vl-8b" if on_cuda else "none"), large)
+
+
+def every_kth_words(k: int) -> str:
+    """``"every"`` for ``k = 1``, else ``"every 2nd"``, ``"every 3rd"``, ``"every 4th"``: which questions of each
+    family a run asked (:func:`every_kth_of_each_family`). Taught in ``notebooks/02_quality.ipynb``.
+    """
+    return "every" if k == 1 else f"every {k}{ {2: 'nd', 3: 'rd'}.get(k, 'th') }"
+
+
+@dataclass(frozen=True)
+class AccuracyMeasurement(Measurement):
+    """Notebook 02's ``accuracy`` record: exact-match accuracy overall and per family over ``n`` questions.
+
+    Taught in ``notebooks/02_quality.ipynb``.
+    """
+
+    EXPERIMENT = "accuracy"
+    overall: float
+    by_family: dict[str, float]
+    n: int
 
 
 @dataclass
@@ -45,8 +126,12 @@ class Accuracy:
     n: int
     first_token_logits: torch.Tensor
 
+    def measurement(self) -> AccuracyMeasurement:
+        """What the ``accuracy`` record keeps of it."""
+        return AccuracyMeasurement(self.overall, self.by_family, self.n)
+
     def as_dict(self) -> dict:
-        return {"overall": self.overall, "by_family": self.by_family, "n": self.n}
+        return self.measurement().metrics()
 
 
 def majority_baseline(rows: list[dict]) -> dict[str, float]:
@@ -178,6 +263,57 @@ def paired_accuracy(reference_hits: Sequence[bool], other_hits: Sequence[bool], 
 
 
 @dataclass(frozen=True)
+class PairedAccuracyMeasurement(Measurement):
+    """Notebook 02's ``paired-accuracy`` record: a precision against the reference on the same questions
+    (:class:`PairedAccuracy`), and the seed's quality claim for its kind with the verdict (``None``: no claim).
+
+    Taught in ``notebooks/02_quality.ipynb``.
+    """
+
+    EXPERIMENT = "paired-accuracy"
+    n: int
+    both_right: int
+    only_reference_right: int
+    only_other_right: int
+    both_wrong: int
+    relative: float
+    interval: list[float]
+    confidence: float
+    mcnemar_p: float
+    resamples: int
+    seed: int
+    method: str
+    reference: str
+    claim: list[float] | None
+    claim_text: str | None
+    verdict: str | None
+
+    def row(self, precision: str) -> dict[str, Any]:
+        """The verdict table's row for ``precision`` (its accuracy from the paired counts)."""
+        return {"precision": precision, "accuracy": (self.both_right + self.only_other_right) / self.n,
+                "relative to bf16": self.relative,
+                "95% paired interval": f"{self.interval[0]:.3f}-{self.interval[1]:.3f}",
+                "right only in bf16": self.only_reference_right, "right only in this precision": self.only_other_right,
+                "McNemar p": self.mcnemar_p,
+                "seed claim": f"{self.claim[0]:.0%}-{self.claim[1]:.0%}" if self.claim else "–",
+                "verdict": self.verdict or "–"}
+
+
+def judge_quality_claim(reference: Accuracy, other: Accuracy, precision: str, *, resamples: int = 10_000,
+                        seed: int = 0, reference_name: str = "bf16") -> PairedAccuracyMeasurement:
+    """Compare ``precision``'s answers with the reference's (:func:`paired_accuracy`) and judge the seed's quality
+    claim for its kind (INT8 or 4-bit): *holds* when the paired interval overlaps the claimed range, *above* or
+    *below* when it lies wholly on one side. Taught in ``notebooks/02_quality.ipynb``.
+    """
+    paired = paired_accuracy(reference.hits, other.hits, resamples=resamples, seed=seed)
+    claim = SEED_QUALITY_CLAIMS.get(get_precision(precision).quantization or "")
+    outcome = verdict(paired.relative, *claim, tolerance=0.0, spread=paired.interval).outcome if claim else None
+    return PairedAccuracyMeasurement(**paired.as_dict(), reference=reference_name,
+                                     claim=list(claim) if claim else None,
+                                     claim_text=SEED_QUALITY_CLAIM_TEXT if claim else None, verdict=outcome)
+
+
+@dataclass(frozen=True)
 class Fidelity:
     """How closely one precision's next-token distribution follows the reference's."""
 
@@ -187,6 +323,24 @@ class Fidelity:
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
+
+    def measurement(self, reference: str) -> LogitFidelityMeasurement:
+        """The ``logit-fidelity`` record of it, against the ``reference`` precision."""
+        return LogitFidelityMeasurement(**self.as_dict(), reference=reference)
+
+
+@dataclass(frozen=True)
+class LogitFidelityMeasurement(Measurement):
+    """Notebook 02's ``logit-fidelity`` record: :class:`Fidelity` against the reference precision.
+
+    Taught in ``notebooks/02_quality.ipynb``.
+    """
+
+    EXPERIMENT = "logit-fidelity"
+    top1_agreement: float
+    mean_kl: float
+    max_kl: float
+    reference: str | None = None
 
 
 def logit_fidelity(reference: torch.Tensor, other: torch.Tensor) -> Fidelity:
@@ -200,3 +354,21 @@ def logit_fidelity(reference: torch.Tensor, other: torch.Tensor) -> Fidelity:
     agree = (ref.argmax(-1) == oth.argmax(-1)).float().mean().item()
     kl = F.kl_div(F.log_softmax(oth, -1), F.log_softmax(ref, -1), log_target=True, reduction="none").sum(-1)
     return Fidelity(agree, kl.mean().item(), kl.max().item())
+
+
+def first_token_logits_by_precision(model: str, precisions: Sequence[str], images: Sequence[ImageLike],
+                                    questions: Sequence[str], device: torch.device, *,
+                                    batch_size: int = 8) -> dict[str, torch.Tensor]:
+    """Load ``model`` in each precision in turn, take the logits of the first answer token for every (image,
+    question) pair, and free the model before the next. Taught in ``notebooks/02_quality.ipynb`` (the 8B
+    architecture's logit fidelity).
+    """
+    logits = {}
+    for name in progress_bar(precisions, desc=f"{model} precisions"):
+        vlm = VLMInference.from_loaded(load_model(model, name, device=device))
+        logits[name] = torch.cat([
+            vlm.ask_batch_with_logits(images[i:i + batch_size], questions[i:i + batch_size], 1).first_token_logits
+            for i in range(0, len(images), batch_size)])
+        del vlm
+        free_memory(device)
+    return logits

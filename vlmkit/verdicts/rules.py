@@ -15,8 +15,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from vlmkit.core.formatting import gib
+from vlmkit.measure.records import Measurement
 from vlmkit.measure.speedup import Speedup
-from vlmkit.verdicts.claims import SEED_MECHANISM_CLAIMS, SEED_SPEED_CLAIMS
+from vlmkit.models.architectures import REGISTRY
+from vlmkit.models.loading import LoadMeasurement
+from vlmkit.verdicts.claims import (
+    SEED_MECHANISM_CLAIMS,
+    SEED_MEMORY_CLAIM_MODEL,
+    SEED_MEMORY_CLAIM_TEXT,
+    SEED_MEMORY_CLAIMS_GIB,
+    SEED_SPEED_CLAIMS,
+)
 
 #: ``headline``: the claim judged as the seed states it, on a whole query of the VLM (prefill plus the answer
 #: tokens, ms per query) at the book's default image and answer length (:func:`standard_query`).
@@ -166,3 +176,65 @@ def verdict(measured: float, claimed_low: float, claimed_high: float | None = No
     else:
         outcome = "above"
     return Verdict(measured, claimed_low, high, tolerance, outcome)
+
+
+#: How the verdict table of notebook 01 says whether a card of the claimed size holds the model (``None``: a CPU run).
+FITS_TEXT: dict[bool | None, str] = {True: "fits", False: "does not fit", None: "not measured (no CUDA context on a CPU)"}
+
+
+@dataclass(frozen=True)
+class MemoryClaimMeasurement(Measurement):
+    """Notebook 01's ``memory-claim`` record: one precision of the seed's "16 / 8 / 4 GB" read in GiB, the measured
+    weights, the :func:`verdict` (within 10 %), and, on CUDA, what a card of that size must hold beside them.
+
+    Taught in ``notebooks/01_loading_precisions.ipynb``.
+    """
+
+    EXPERIMENT = "memory-claim"
+    unit: str
+    claim_gib: float
+    measured_gib: float
+    ratio: float
+    verdict: str
+    claim_text: str
+    outside_allocator_gib: float | None
+    needed_gib: float | None
+    fits_claimed_card: bool | None
+
+    def row(self, precision: str) -> dict[str, Any]:
+        """The verdict table's row for ``precision``."""
+        return {"claim": f"{precision}: {self.claim_gib:g} GB, read as GiB", "weights (GiB)": round(self.measured_gib, 2),
+                "measured / claim": round(self.ratio, 3), "verdict": self.verdict,
+                "needed with the CUDA context (GiB)": None if self.needed_gib is None else round(self.needed_gib, 2),
+                "a card of the claimed size": FITS_TEXT[self.fits_claimed_card]}
+
+
+def memory_claims_apply(model: str) -> bool:
+    """Whether the seed's memory table is about ``model`` (Qwen3-VL-8B, by registry name or hub id).
+
+    Taught in ``notebooks/01_loading_precisions.ipynb``.
+    """
+    return model in (SEED_MEMORY_CLAIM_MODEL, REGISTRY[SEED_MEMORY_CLAIM_MODEL].hub_id)
+
+
+def judge_memory_claims(loads: dict[str, LoadMeasurement]) -> dict[str, MemoryClaimMeasurement]:
+    """The seed's memory claim of every precision in ``loads`` that has one, judged on its measured weights.
+
+    A claim holds when the weights (:attr:`LoadMeasurement.weights_bytes`, in GiB) lie within 10 % of it. On CUDA a
+    card of the claimed size fits when it holds :attr:`LoadMeasurement.card_need_bytes`: the allocator's peak plus
+    what the card kept outside the allocator after the query. Taught in ``notebooks/01_loading_precisions.ipynb``.
+    """
+    judged = {}
+    for precision, claimed in SEED_MEMORY_CLAIMS_GIB.items():
+        if precision not in loads:
+            continue
+        load = loads[precision]
+        measured = gib(float(load.weights_bytes))
+        v = verdict(measured, claimed, tolerance=0.10)
+        outside = load.outside_allocator_bytes
+        needed = None if outside is None else gib(load.card_need_bytes)
+        judged[precision] = MemoryClaimMeasurement(
+            unit="GiB", claim_gib=claimed, measured_gib=measured, ratio=v.ratio_to_claim, verdict=v.outcome,
+            claim_text=SEED_MEMORY_CLAIM_TEXT, outside_allocator_gib=None if outside is None else gib(outside),
+            needed_gib=needed, fits_claimed_card=None if needed is None else needed <= claimed)
+    return judged

@@ -23,7 +23,13 @@ from vlmkit.verdicts.claims import (
     SEED_QUALITY_CLAIMS,
     SEED_SPEED_CLAIMS,
 )
-from vlmkit.verdicts.rules import current_verdict, headline_text, verdict
+from vlmkit.verdicts.quality import PairedAccuracyMeasurement
+from vlmkit.verdicts.rules import (
+    MemoryClaimMeasurement,
+    current_verdict,
+    headline_text,
+    verdict,
+)
 
 #: The seed's "quantized models are 10-40 % slower", as a speed ratio to BF16.
 SLOWER_CLAIM = ("quantized models are 10-40 % slower than BF16", 0.6, 0.9)
@@ -87,10 +93,11 @@ class _Run:
 
 def _table_rows(run: _Run) -> list[Statement]:
     """The seed's three-row table (VRAM, speed, quality), one row per precision."""
-    memory = {r["precision"]: r["metrics"] for r in run.records("01_loading_precisions", "memory-claim")}
+    memory = {r.precision: r.measurement
+              for r in read_measurements(MemoryClaimMeasurement, run.dir, "01_loading_precisions")}
     speed = {r["precision"]: r for r in run.records("03_dequantization", "speed-claim")
              if r["metrics"].get("role") == "headline"}
-    quality = {r["precision"]: r["metrics"] for r in run.records("02_quality", "paired-accuracy")}
+    quality = {r.precision: r.measurement for r in read_measurements(PairedAccuracyMeasurement, run.dir, "02_quality")}
     rows = []
     for name, claim_key, quality_key in (("bf16", None, None), ("int8", "int8-speed", "int8"), ("nf4", "int4-speed", "4bit")):
         claim = SEED_SPEED_CLAIMS.get(claim_key) if claim_key else None
@@ -101,9 +108,9 @@ def _table_rows(run: _Run) -> list[Statement]:
         parts, verdicts = [], []
         if name in memory:
             m = memory[name]
-            parts.append(f"weights {m['measured_gib']:.2f} GiB, {m['needed_gib']:.2f} GiB with the CUDA context "
+            parts.append(f"weights {m.measured_gib:.2f} GiB, {m.needed_gib:.2f} GiB with the CUDA context "
                          f"and one query")
-            verdicts.append(f"VRAM {m['verdict']}")
+            verdicts.append(f"VRAM {m.verdict}")
         else:
             parts.append("memory: not judged in this run (notebook 01 judges the seed's 8B model on CUDA)")
         if claim:
@@ -115,8 +122,8 @@ def _table_rows(run: _Run) -> list[Statement]:
         if q_claim:
             if name in quality:
                 q = quality[name]
-                parts.append(f"accuracy {q['relative']:.3f} of BF16's (trained tiny model, {q['n']} questions)")
-                verdicts.append(f"quality {q['verdict']}")
+                parts.append(f"accuracy {q.relative:.3f} of BF16's (trained tiny model, {q.n} questions)")
+                verdicts.append(f"quality {q.verdict}")
             else:
                 parts.append("quality: notebook 02 not run here")
         rows.append(Statement(text, "; ".join(parts), "; ".join(verdicts) or "not run here", "01, 02, 03"))
