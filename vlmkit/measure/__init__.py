@@ -23,6 +23,7 @@ _EXPORTS = {
     "component_of": "footprint",
     "footprint": "footprint",
     "measure_footprint": "footprint",
+    "stored_bytes": "footprint",
     "MemoryDelta": "memory",
     "MemoryProbe": "memory",
     "card_need_bytes": "memory",
