@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from transformers import Qwen3VLForConditionalGeneration
 
+from vlmkit.bench.decode_ladder import DecodeRung, Int4Rung
 from vlmkit.bench.model_speed import ModelSpeed
 from vlmkit.bench.roofline import MeasuredCeilings
 from vlmkit.book.exercises import (
@@ -174,21 +175,22 @@ def _decision() -> dict[str, Any]:
 
 
 def _decode_ladder() -> dict[str, Any]:
-    rungs = {r["metrics"]["name"]: r["metrics"] for r in reference_records("09_decode_ladder", "decode-rung")}
+    rungs = {m.name: m for m in (DecodeRung.from_metrics(r["metrics"])
+                                 for r in reference_records("09_decode_ladder", DecodeRung.EXPERIMENT))}
     eager, loop = rungs["generate, eager, dynamic cache"], rungs["static-cache loop, compiled step"]
-    return {"COMPILED_BANDWIDTH_SHARE": loop["tokens_per_s"] * loop["bytes_per_token"] / loop["copy_bandwidth"],
-            "PAYBACK_COLD": _first_fit(eager["warmup_s"], eager["query_s"], loop["warmup_s"], loop["query_s"]),
-            "PAYBACK_WARM_CACHES": _first_fit(eager["warmup_s"], eager["query_s"], loop["cached_warmup_s"],
-                                              loop["query_s"])}
+    return {"COMPILED_BANDWIDTH_SHARE": loop.tokens_per_s * loop.bytes_per_token / loop.copy_bandwidth,
+            "PAYBACK_COLD": _first_fit(eager.warmup_s, eager.query_s, loop.warmup_s, loop.query_s),
+            "PAYBACK_WARM_CACHES": _first_fit(eager.warmup_s, eager.query_s, loop.cached_warmup_s, loop.query_s)}
 
 
 def _int4_decode() -> dict[str, Any]:
     per_token, _ = _language_bytes("qwen3-vl-8b", 0.5 + 2 * 2 / 128)  # 4 bits, a BF16 scale and zero per 128
-    rungs = {r["metrics"]["name"]: r["metrics"] for r in reference_records("10_int4_decode", "int4-rung")}
+    rungs = {m.name: m for m in (Int4Rung.from_metrics(r["metrics"])
+                                 for r in reference_records("10_int4_decode", Int4Rung.EXPERIMENT))}
     bf16, int4 = rungs["BF16, compiled step"], rungs["INT4 (torchao), compiled step"]
     return {"INT4_DECODE_GIB_PER_TOKEN": per_token / GIB,
-            "INT4_SHARE_OF_IDEAL": (int4["tokens_per_s"] / bf16["tokens_per_s"])
-            / (bf16["bytes_per_token"] / int4["bytes_per_token"])}
+            "INT4_SHARE_OF_IDEAL": (int4.tokens_per_s / bf16.tokens_per_s)
+            / (bf16.bytes_per_token / int4.bytes_per_token)}
 
 
 def solutions() -> dict[str, dict[str, Any]]:

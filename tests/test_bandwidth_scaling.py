@@ -5,18 +5,26 @@ import dataclasses
 import pytest
 import torch
 
+import vlmkit.bench.bandwidth_scaling as bandwidth_scaling
 from vlmkit.bench.bandwidth_scaling import (
+    BandwidthBound,
+    BandwidthClaim,
+    BandwidthScaling,
     DecodeBound,
     fitting_spec,
     judge_bandwidth_claim,
     layer_bytes,
+    measure_bandwidth_scaling,
     measure_decode_bound,
 )
+from vlmkit.bench.query import QuerySetup
 from vlmkit.bench.roofline import Ceilings, PhaseBound
+from vlmkit.measure.records import ResultsStore, read_measurements
 from vlmkit.models.architectures import (
     QWEN3_VL_8B,
     QWEN3_VL_72B_SHAPE,
     QWEN3_VL_TINY,
+    QWEN3_VL_TINY_TIED,
     count_parameters,
 )
 from vlmkit.models.loading import build_on_device
@@ -62,3 +70,37 @@ def test_a_real_query_is_placed_on_the_roofline():
     assert bound.bound.bandwidth_share == pytest.approx(bound.step_bytes / bound.decode_s_per_token / 1e10)
     assert dataclasses.asdict(bound) == bound.as_dict()
     assert torch.is_grad_enabled()
+
+
+def test_a_scaling_records_each_model_then_the_claim(tmp_path):
+    small = _bound("overhead bound", 0.1)
+    large = dataclasses.replace(_bound("memory bound", 0.6, layers=72), model="big (72 of 80 layers)")
+    verdict, text = judge_bandwidth_claim(small, large)
+    ceilings = Ceilings(bandwidth=1e10, flops=1e11, dtype="bfloat16")
+    store = ResultsStore("08_decision", tmp_path)
+    scaling = BandwidthScaling({"s": small, "l": large}, small, large, verdict, text, QuerySetup(448, 32), ceilings, 3)
+    scaling.record(store)
+    first, second, claim = store.records()
+    assert first["experiment"] == "bandwidth-bound" and first["repeats"] == 3
+    assert first["metrics"] == {**small.as_dict(), "ceilings": {"bandwidth": 1e10, "flops": 1e11}}
+    assert second["shapes"] == {"image": [448, 448], "new_tokens": 32, "layers": 72, "published_layers": 80}
+    assert claim["experiment"] == "bandwidth-claim" and claim["model"] == large.model
+    assert claim["metrics"] == {"claim_text": "70B+ models are bandwidth bound, 8B is not", "measured_text": text,
+                                "verdict": "holds", "role": "headline"}
+    assert BandwidthBound.from_metrics(first["metrics"]) == BandwidthBound.of(small, ceilings)
+    row = small.table_row()
+    assert row["layers"] == "80 of 80" and row["decode (ms/token)"] == pytest.approx(30.0)
+    assert row["kernels (ms/token)"] is None and row["decode is"] == "overhead bound" and row["kernels alone"] is None
+
+
+def test_the_scaling_measures_both_models_and_judges_them(tmp_path, monkeypatch):
+    ceilings = Ceilings(bandwidth=1e10, flops=1e11, dtype="bfloat16")
+    monkeypatch.setattr(bandwidth_scaling, "measure_ceilings", lambda device: ceilings)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (200 * GIB, 200 * GIB))  # room for every layer
+    store = ResultsStore("08_decision", tmp_path)
+    scaling = measure_bandwidth_scaling(QWEN3_VL_TINY, QWEN3_VL_TINY_TIED, torch.device("cpu"), store, repeats=2)
+    assert list(scaling.bounds) == [QWEN3_VL_TINY.name, QWEN3_VL_TINY_TIED.name] and scaling.repeats == 2
+    assert scaling.large is scaling.bounds[QWEN3_VL_TINY_TIED.name] and scaling.query == QuerySetup(64, 8)
+    assert (scaling.verdict, scaling.text) == judge_bandwidth_claim(scaling.small, scaling.large)
+    claims = read_measurements(BandwidthClaim, tmp_path, "08_decision")
+    assert [c.measurement.verdict for c in claims] == [scaling.verdict] and len(store.records()) == 3

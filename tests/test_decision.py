@@ -10,12 +10,20 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 import vlmkit
 from vlmkit.core.formatting import GIB
 from vlmkit.errors import ConfigurationError
-from vlmkit.measure.records import load_records
-from vlmkit.planning.cards import CARD_SIZES_GIB
+from vlmkit.measure.records import ResultsStore, load_records, read_measurements
+from vlmkit.planning.advice import (
+    SEED_ADVICE_IMAGES,
+    SeedEvidence,
+    compare_trees,
+    judge_seed_advice,
+    seed_evidence,
+)
+from vlmkit.planning.cards import CARD_SIZES_GIB, CardFit, DecisionSettings
 from vlmkit.planning.explorer import explorer_view
 from vlmkit.planning.planner import plan_memory, reference_cuda_context_bytes
 from vlmkit.planning.recommend import (
@@ -26,6 +34,7 @@ from vlmkit.planning.recommend import (
     recommend_precision,
 )
 from vlmkit.planning.seed_tree import SEED_CARD_ADVICE, seed_tree
+from vlmkit.verdicts.statements import SeedAdvice, TreeDecision
 
 REPO = Path(__file__).resolve().parents[1]
 H200 = REPO / "reference" / "nvidia-h200"
@@ -178,3 +187,76 @@ def test_explorer_view(card, image_size, batch_size, models, priority):
     assert ("Nothing fits" in markdown) == (rec.precision is None)
     assert ("**does not fit**" in markdown) == (rec.needs[view["seed_pick"]] > rec.card_bytes)
     assert all(e.run_id in markdown for e in rec.evidence)
+
+
+# --- the seed's advice, judged (notebook 08, section 3) and both trees on the grid (section 4) -------------------
+@pytest.mark.parametrize(("run", "measured_here"), [("nvidia-h200", True), ("cpu-x86_64", False)])
+def test_the_advice_rule_gives_the_reference_runs_verdicts(run, measured_here):
+    """From the committed card-fit records (measured on the H200, planned on the CPU), the same seven rows."""
+    results = REPO / "reference" / run / "results"
+    fits = read_measurements(CardFit, results, "08_decision")
+    advice = read_measurements(SeedAdvice, results, "08_decision")
+    evidence = SeedEvidence([f.measurement for f in fits], measured_here, advice[0].shapes["images"],
+                            fits[0].shapes["new_tokens"])
+    assert judge_seed_advice(evidence, sorted({f.shapes["batch"] for f in fits})) == [a.measurement for a in advice]
+
+
+def _fit(precision: str, card: float, image: int, batch: int, *, fits: bool = True, measured: bool = True) -> CardFit:
+    return CardFit(precision, image, batch, card, 1.0, fits, fits, measured, 1.0 if fits else None, 1.0, None, {})
+
+
+def test_the_advice_rule_on_cards_that_hold_every_query():
+    fits = [_fit(p, c, s, b) for p in CANDIDATES for c in (8.0, 10.0, 12.0, 24.0) for s in (448, 896)
+            for b in (1, 2, 4)]
+    advice = {a.says: a for a in judge_seed_advice(SeedEvidence(fits, True, [448, 896], 8), [1, 2, 4])}
+    assert len(advice) == 7
+    assert advice["BF16 may OOM on a 10 GB card on complex images"].verdict == "refuted"
+    assert advice["INT8 fits comfortably on a 10 GB card"].verdict == "holds"
+    eight = advice["8 GB cards need INT8 or INT4"]
+    assert eight.evidence == "on 8 GiB at 448 px: INT8 runs (measured), NF4 runs (measured)"
+    batch = advice["INT8 frees memory for batch 4 instead of 2"]
+    assert batch.verdict == "inconclusive (both reach the largest batch tried)"
+    assert "(batches tried: [1, 2, 4])" in batch.evidence
+    assert advice["RTX 3060 (12 GB) -> INT8; RTX 3060 (8 GB) -> INT4"].verdict == "holds for both cards"
+    assert advice["don't quantize on large GPUs (RTX 4090, 24 GB -> BF16)"].verdict == "holds"
+    assert advice["two INT8 models need 16 GB, which fits a 4090 (24 GB)"].evidence.startswith("planned: ")
+
+
+def test_the_evidence_says_how_each_answer_is_known():
+    evidence = SeedEvidence([_fit("int8", 10.0, 448, 1, measured=False), _fit("nf4", 8.0, 448, 1, fits=False)], True,
+                            [448], 8)
+    assert evidence.runs("int8", 10, 448) == (True, "implied by a smaller card")
+    assert evidence.runs("nf4", 8, 448) == (False, "measured")
+    planned = plan_memory(MODEL, "bf16", image_size=448, new_tokens=8, device="cuda").peak_bytes <= 24 * GIB
+    assert evidence.runs("bf16", 24, 448) == (planned, f"planned for {MODEL}")  # not swept: the planner answers
+    assert SeedEvidence(evidence.fits, False, [448], 8).runs("int8", 10, 448)[1] == f"planned for {MODEL}"
+
+
+def _settings(tmp_path, model: str = "qwen3-vl-tiny", cards: list[float] | None = None) -> DecisionSettings:
+    return DecisionSettings(torch.device("cpu"), model, ["bf16"], cards or [8.0, 24.0], [64], [1], 8, None, None,
+                            ResultsStore("08_decision", tmp_path), None)
+
+
+def test_seed_evidence_is_measured_only_for_the_seeds_model_on_cuda(tmp_path):
+    tiny = seed_evidence(_settings(tmp_path), [])
+    assert (tiny.measured_here, tiny.images, tiny.model, tiny.new_tokens) == (False, list(SEED_ADVICE_IMAGES), MODEL, 8)
+    cpu_8b = seed_evidence(_settings(tmp_path, MODEL), [])
+    assert not cpu_8b.measured_here and cpu_8b.images == [64]  # the seed's model swept: its images, planned on a CPU
+
+
+def test_both_trees_are_asked_about_every_card_image_and_batch(tmp_path):
+    settings = _settings(tmp_path)
+    evidence = SeedEvidence([], False, [448], 8)
+    rows = compare_trees(evidence, settings)
+    assert [(r["card (GiB)"], r["image"], r["batch"]) for r in rows] == [(8.0, 448, 1), (8.0, 448, 4), (24.0, 448, 1),
+                                                                         (24.0, 448, 4)]
+    decisions = read_measurements(TreeDecision, tmp_path, "08_decision")
+    for row, d in zip(rows, decisions, strict=True):
+        card, batch = row["card (GiB)"], row["batch"]
+        assert d.measurement.seed_pick == row["seed's tree"] == seed_tree(card, batch_size=batch)
+        fits, how = evidence.runs(row["seed's tree"], card, 448, batch)
+        assert (d.measurement.seed_pick_fits, d.measurement.seed_pick_evidence) == (fits, how)
+        assert row["seed's pick fits"] == f"{'yes' if fits else 'NO'} ({how})"
+        rec = recommend_precision(MODEL, card, image_size=448, batch_size=batch, priority="speed")
+        assert d.measurement.recommendation == rec.as_dict() and d.precision == rec.precision
+        assert d.shapes == {"card_gib": card, "image": [448, 448], "batch": batch} and d.repeats == 0

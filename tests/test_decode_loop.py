@@ -4,7 +4,22 @@ import numpy as np
 import pytest
 import torch
 
+from vlmkit.bench.decode_ladder import (
+    DecodeRung,
+    Int4Rung,
+    LadderSettings,
+    RecipePrecision,
+    Rung,
+    judge_int4_loop,
+    ladder_settings,
+    measure_int4_kernels,
+    measure_int4_rung,
+    record_rung,
+)
+from vlmkit.bench.query import QuerySetup
+from vlmkit.bench.roofline import Ceilings
 from vlmkit.errors import ConfigurationError
+from vlmkit.measure.records import ResultsStore, read_measurements
 from vlmkit.runtime.decode_loop import DecodeLoop
 from vlmkit.runtime.inference import VLMInference
 
@@ -91,3 +106,82 @@ def test_a_quantized_recipe_says_nothing_was_compiled(tiny_checkpoint):
     with pytest.raises(ValueError, match="at least 2 new tokens"):
         generate_rung("too short", vlm, Ceilings(bandwidth=1e10, flops=1e11, dtype="bfloat16"), image_size=64,
                       new_tokens=1, repeats=1)
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """Notebook 10's settings on a CPU, with fixed ceilings and the records in ``tmp_path``."""
+    return LadderSettings(torch.device("cpu"), "qwen3-vl-tiny", QuerySetup(64, 8), 4, 2, "eager", (),
+                          ResultsStore("10_int4_decode", tmp_path),
+                          Ceilings(bandwidth=1e10, flops=1e11, dtype="bfloat16"), None)
+
+
+def test_ladder_settings_resolve_auto_and_refuse_unknown_choices(tmp_path, tiny_checkpoint):
+    with pytest.raises(ConfigurationError, match="COMPILE_BACKEND"):
+        ladder_settings("09_decode_ladder", "cpu", compile_backend="fast", results_dir=tmp_path)
+    with pytest.raises(ConfigurationError, match="QUANTIZED"):
+        ladder_settings("09_decode_ladder", "cpu", quantized=("fp4",), results_dir=tmp_path)
+    s = ladder_settings("09_decode_ladder", "cpu", quantized=("nf4",), results_dir=tmp_path)
+    assert (s.model_name, s.backend, s.new_tokens, s.repeats, s.quantized) == ("qwen3-vl-tiny", "eager", 8, 3, ("nf4",))
+    assert s.checkpoint is not None and s.checkpoint.exists() and s.store.path == tmp_path / "09_decode_ladder.json"
+    assert s.sizes == {"image_size": 64, "new_tokens": 8, "repeats": 3} and s.compiled_mode == "default"
+    assert s.shapes == {"image": [64, 64], "new_tokens": 8} and s.ceilings.bandwidth > 0 and not s.on_cuda
+    assert s.summary().startswith("qwen3-vl-tiny on cpu; 64 px image, 8-token answers; compile backend eager; copy ")
+    assert "compile backend eager; INT4 kernel: k; copy bandwidth" in s.summary("INT4 kernel: k")
+    assert ladder_settings("10_int4_decode", "cpu", new_tokens=5, compile_backend="inductor",
+                           results_dir=tmp_path).new_tokens == 5
+
+
+def test_rungs_are_recorded_typed_under_their_experiment_and_keys(settings):
+    rung = Rung("static-cache loop, compiled step", 0.01, 100.0, 0.2, 20_000_000, 0.5, 3.0, 2, 1.5, "a note")
+    record_rung(settings, rung, DecodeRung, precision="bf16", compile_backend="eager")
+    record_rung(settings, rung, RecipePrecision, precision="nf4", variant="default")
+    decode, recipe = settings.store.records()
+    assert decode["experiment"] == "decode-rung" and decode["precision"] == "bf16" and decode["repeats"] == 2
+    assert list(decode["metrics"]) == [*rung.as_dict(), "copy_bandwidth", "compile_backend"]
+    assert decode["shapes"] == {"image": [64, 64], "new_tokens": 4} and decode["metrics"]["copy_bandwidth"] == 1e10
+    assert recipe["experiment"] == "recipe-precision" and list(recipe["metrics"])[-2:] == ["variant", "copy_bandwidth"]
+    back = read_measurements(RecipePrecision, settings.store.path.parent, "10_int4_decode")
+    assert [r.measurement for r in back] == [RecipePrecision.of(rung, variant="default", copy_bandwidth=1e10)]
+    assert back[0].measurement.name == rung.name and back[0].precision == "nf4"
+
+
+def test_an_int4_rung_is_recorded_as_soon_as_it_is_measured(vlm, settings, capsys):
+    rung = measure_int4_rung("BF16, eager step", vlm, settings)
+    record = settings.store.records()[-1]
+    assert record["experiment"] == "int4-rung" and rung.decode_s_per_token > 0
+    assert record["precision"] == "bf16,"  # the name's first word, as notebook 10 has always recorded it
+    assert Int4Rung.from_metrics(record["metrics"]) == Int4Rung.of(rung, copy_bandwidth=1e10, compile_backend="eager")
+    assert capsys.readouterr().out.startswith("BF16, eager step: ")
+
+
+def test_int4_kernels_are_timed_per_linear_and_the_verdict_compares_the_same_loop(settings):
+    torch.manual_seed(0)
+    layer = torch.nn.Sequential(torch.nn.Linear(128, 256, bias=False, dtype=torch.bfloat16),
+                                torch.nn.Linear(256, 128, bias=False, dtype=torch.bfloat16))
+    kernels = measure_int4_kernels(layer, settings)
+    rows = kernels.rows
+    assert [(r["layer"], r["shape"], r["weights"]) for r in rows] == [
+        ("0", "256x128", "BF16"), ("0", "256x128", "INT4"), ("1", "128x256", "BF16"), ("1", "128x256", "INT4")]
+    bf16, int4 = ([r for r in rows if r["weights"] == w] for w in ("BF16", "INT4"))
+    assert [r["stored_bytes"] for r in bf16] == [128 * 256 * 2] * 2 and all(r["median_us"] > 0 for r in rows)
+    def total(rows, key):
+        return sum(r[key] for r in rows)
+
+    assert kernels.bytes_ratio == pytest.approx(total(bf16, "stored_bytes") / total(int4, "stored_bytes"))
+    assert kernels.speedup_all_seven == pytest.approx(total(bf16, "median_us") / total(int4, "median_us"))
+    for r in rows:
+        assert r["bandwidth_share"] == pytest.approx(r["stored_bytes"] / (r["median_us"] * 1e-6) / 1e10)
+    record = settings.store.records()[-1]
+    assert (record["experiment"], record["precision"]) == ("int4-kernels", "int4")
+    assert record["shapes"] == {"tokens": 1, "layer": 0}
+    assert "dequantized per call" in kernels.kernel and record["metrics"] == kernels.metrics()
+    slow = Rung("BF16, compiled step", 0.02, 50.0, 0.1, 4_000_000, 0.3, 2.0, 2)
+    fast = Rung("INT4 (torchao), compiled step", 0.01, 100.0, 0.05, 1_000_000, 0.2, 2.0, 2)
+    verdict = judge_int4_loop(slow, fast, kernels, settings, goal=1.5)
+    assert (verdict.speedup_vs_bf16, verdict.bytes_ratio, verdict.outcome) == (2.0, 4.0, "reached")
+    assert verdict.text.startswith("INT4 in the compiled loop runs at 2.00x BF16 (goal 1.5x: reached); it reads "
+                                   "4.00x fewer bytes per token, so a decode at the speed of memory would be about "
+                                   "4.0x faster.")
+    assert settings.store.records()[-1]["metrics"] == verdict.metrics() and verdict.device_type == "cpu"
+    assert judge_int4_loop(slow, fast, kernels, settings, goal=3.0).outcome == "not reached"

@@ -67,3 +67,17 @@ def test_swapping_the_decoder_layers_shrinks_what_decode_reads_and_the_loop_stil
     loop = DecodeLoop(vlm.model, max_tokens=128, compile_mode="default", compile_backend="eager")
     answer = loop.generate(inputs, 4)
     assert answer.tokens.shape == (1, 4) and answer.decode_s_per_token > 0
+
+
+def test_stored_bytes_counts_a_torchao_weight_by_its_inner_tensors():
+    from vlmkit.measure.footprint import stored_bytes
+
+    layer = torch.nn.Linear(256, 96, bias=False, dtype=torch.bfloat16)
+    assert stored_bytes(layer.weight) == 256 * 96 * 2
+    twin = int4_copy(layer)
+    inner = [getattr(twin.weight, name) for name in twin.weight.__tensor_flatten__()[0]]
+    assert len(inner) > 1 and stored_bytes(twin.weight) == sum(t.numel() * t.element_size() for t in inner)
+    # the footprint walk counts the same bytes: the packed values (one byte each on a CPU), then scales and zeros
+    footprint = measure_footprint(twin)
+    assert footprint.total_bytes == stored_bytes(twin.weight)
+    assert footprint.bytes_by["language layers"]["quantized weights"] == 256 * 96

@@ -5,11 +5,14 @@ from pathlib import Path
 
 import pytest
 
+from vlmkit.measure.records import ResultsStore
 from vlmkit.verdicts.statements import (
     NOT_TESTABLE_HERE,
     SLOWER_CLAIM,
+    Statement,
     seed_statement_table,
     seed_statements,
+    statement_table,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +72,12 @@ def _write(path: Path, notebook: str, entries: list[tuple[str, str, dict]]) -> N
 
 
 def _rung(name: str, query_s: float | None, tokens_per_s: float | None, note: str = "") -> dict:
-    return {"name": name, "query_s": query_s, "tokens_per_s": tokens_per_s, "note": note}
+    """A rung's metrics as notebook 09 records them (a failed rung: no numbers)."""
+    ran = tokens_per_s is not None
+    return {"name": name, "decode_s_per_token": 1 / tokens_per_s if ran else None, "tokens_per_s": tokens_per_s,
+            "bandwidth_share": 0.5 if ran else None, "bytes_per_token": 10**9 if ran else 0, "query_s": query_s,
+            "warmup_s": 2.0 if ran else None, "repeats": 3 if ran else 0, "cached_warmup_s": None, "note": note,
+            "copy_bandwidth": 1e12, "compile_backend": "inductor"}
 
 
 @pytest.mark.parametrize(("recipe_query_s", "expected"), [(2.0, "refuted: slower than the defaults"),
@@ -104,7 +112,8 @@ def test_a_failed_recipe_gives_its_error_and_no_verdict(tmp_path):
 def test_int4_on_the_compiled_loop_is_a_supporting_row_and_a_cpu_run_judges_nothing(tmp_path, device_type, speedup,
                                                                                     expected):
     _write(tmp_path / "10_int4_decode.json", "10_int4_decode", [
-        ("int4-verdict", "int4", {"speedup_vs_bf16": speedup, "text": f"INT4 runs at {speedup}x", "device_type": device_type})])
+        ("int4-verdict", "int4", {"speedup_vs_bf16": speedup, "goal": 1.5, "outcome": "not reached", "bytes_ratio": 3.0,
+                                  "kernel_speedup": 1.5, "text": f"INT4 runs at {speedup}x", "device_type": device_type})])
     row = next(r for r in seed_statements(tmp_path) if "once decode's per-token overhead" in r.statement)
     assert row.verdict == expected and row.notebook == "10"
     assert ("supporting" in row.measured) == (device_type == "cuda")
@@ -122,3 +131,15 @@ def test_the_decode_table_has_a_row_per_rung_and_marks_a_failed_one(tmp_path):
               "cached_warmup_s": None}
     _write(run / "results" / "09_decode_ladder.json", "09_decode_ladder", [("decode-rung", "bf16", failed)])
     assert "| 09 | the seed's recipe: x (failed: see the notebook) | – | – | – | – | – |" in decode_table(run)
+
+
+def test_the_statement_table_bolds_verdicts_on_request_and_each_row_is_a_record(tmp_path):
+    rows = seed_statements(tmp_path / "results")
+    plain, bold = statement_table(rows), statement_table(rows, bold_verdicts=True)
+    assert plain == seed_statement_table(tmp_path) and plain.count("\n") == len(rows) + 1
+    assert bold.count("**") == 2 * len(rows) and bold.replace("**", "") == plain
+    store = ResultsStore("08_decision", tmp_path)
+    store.record_measurement(rows[0], model=None, precision=None, shapes={}, repeats=0)
+    record = store.records()[0]
+    assert record["experiment"] == "seed-statement" and record["metrics"] == rows[0].as_dict()
+    assert Statement.from_metrics(record["metrics"]) == rows[0]

@@ -20,15 +20,42 @@ import numpy as np
 import torch
 from transformers import Qwen3VLForConditionalGeneration
 
-from vlmkit.bench.roofline import Ceilings, PhaseBound, classify_phase, decode_step_work
+from vlmkit.bench.query import QuerySetup, standard_query
+from vlmkit.bench.roofline import (
+    Ceilings,
+    PhaseBound,
+    classify_phase,
+    decode_step_work,
+    measure_ceilings,
+)
+from vlmkit.core.progress import progress
+from vlmkit.measure.memory import free_memory
 from vlmkit.measure.profiler import busy_per_phase
+from vlmkit.measure.records import Measurement, ResultsStore
 from vlmkit.models.architectures import ArchitectureSpec
-from vlmkit.models.loading import LoadedModel
+from vlmkit.models.loading import LoadedModel, build_on_device
 from vlmkit.runtime.inference import VLMInference
 
 #: What is kept free besides the weights when choosing how many layers fit: activations of one query, the logits,
 #: the CUDA context and the allocator's fragmentation.
 HEADROOM_BYTES = 3 * 2**30
+
+
+#: The seed's sentence this module measures.
+BANDWIDTH_CLAIM_TEXT = "70B+ models are bandwidth bound, 8B is not"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BandwidthClaim(Measurement):
+    """The ``bandwidth-claim`` record: "70B+ models are bandwidth bound, 8B is not", the measured sentence behind it
+    and its verdict (:func:`judge_bandwidth_claim`). Taught in ``notebooks/08_decision.ipynb``.
+    """
+
+    EXPERIMENT = "bandwidth-claim"
+    claim_text: str = BANDWIDTH_CLAIM_TEXT
+    measured_text: str
+    verdict: str
+    role: str = "headline"
 
 
 def layer_bytes(spec: ArchitectureSpec) -> tuple[int, int]:
@@ -79,6 +106,45 @@ class DecodeBound:
         """A plain dict for records."""
         return dataclasses.asdict(self)
 
+    def table_row(self) -> dict[str, Any]:
+        """This model's row in notebook 08's table: layers, size, bytes per token, times, where decode falls.
+
+        Taught in ``notebooks/08_decision.ipynb``.
+        """
+        return {"model": self.model, "layers": f"{self.layers} of {self.published_layers}",
+                "parameters (B)": self.parameters / 1e9, "weights read per token (GB)": self.step_bytes / 1e9,
+                "whole query (ms)": 1e3 * self.query_s, "decode (ms/token)": 1e3 * self.decode_s_per_token,
+                "kernels (ms/token)": 1e3 * self.kernel_s_per_token if self.kernel_s_per_token else None,
+                "share of copy bandwidth": self.bound.bandwidth_share, "decode is": self.bound.regime,
+                "kernels alone": self.kernels_bound.regime if self.kernels_bound else None}
+
+
+@dataclass(frozen=True)
+class BandwidthBound(Measurement):
+    """The ``bandwidth-bound`` record: one model's :class:`DecodeBound` (its places on the roofline as dicts) and
+    the ceilings it was placed under. Taught in ``notebooks/08_decision.ipynb``.
+    """
+
+    EXPERIMENT = "bandwidth-bound"
+    model: str
+    layers: int
+    published_layers: int
+    parameters: int
+    step_flops: float
+    step_bytes: int
+    query_s: float
+    prefill_s: float
+    decode_s_per_token: float
+    kernel_s_per_token: float | None
+    bound: dict[str, Any]
+    kernels_bound: dict[str, Any] | None
+    ceilings: dict[str, float]
+
+    @classmethod
+    def of(cls, bound: DecodeBound, ceilings: Ceilings) -> BandwidthBound:
+        """The record of ``bound``, measured under ``ceilings``."""
+        return cls(**bound.as_dict(), ceilings={"bandwidth": ceilings.bandwidth, "flops": ceilings.flops})
+
 
 def measure_decode_bound(loaded: LoadedModel, ceilings: Ceilings, *, image_size: int, new_tokens: int,
                          repeats: int, published_layers: int | None = None) -> DecodeBound:
@@ -123,3 +189,63 @@ def judge_bandwidth_claim(small: DecodeBound, large: DecodeBound) -> tuple[str, 
             f"of the copy bandwidth ({small.bound.regime}); {large.model}{part} {1e3 * large.decode_s_per_token:.1f} ms, "
             f"{large.bound.bandwidth_share:.0%} ({large.bound.regime})")
     return verdict, text
+
+
+@dataclass(frozen=True)
+class BandwidthScaling:
+    """The same whole query on a small and a large VLM: each one's :class:`DecodeBound` (by the published model's
+    name), the verdict on "70B+ is bandwidth bound, 8B is not" and its measured sentence.
+
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+
+    bounds: dict[str, DecodeBound]
+    small: DecodeBound
+    large: DecodeBound
+    verdict: str
+    text: str
+    query: QuerySetup
+    ceilings: Ceilings
+    repeats: int
+
+    def record(self, store: ResultsStore) -> None:
+        """One ``bandwidth-bound`` record per model, then the ``bandwidth-claim`` record."""
+        image = [self.query.image_size] * 2
+        for b in self.bounds.values():
+            store.record_measurement(BandwidthBound.of(b, self.ceilings), model=b.model, precision="bf16",
+                                     shapes={"image": image, "new_tokens": self.query.new_tokens, "layers": b.layers,
+                                             "published_layers": b.published_layers}, repeats=self.repeats)
+        store.record_measurement(BandwidthClaim(measured_text=self.text, verdict=self.verdict), model=self.large.model,
+                                 precision="bf16", shapes={"image": image, "new_tokens": self.query.new_tokens},
+                                 repeats=self.repeats)
+
+
+def measure_bandwidth_scaling(small: ArchitectureSpec, large: ArchitectureSpec, device: torch.device,
+                              store: ResultsStore, *, repeats: int = 3) -> BandwidthScaling:
+    """Measure the device's ceilings, then the book's standard query on ``small`` and ``large`` (random BF16 weights
+    drawn on the GPU, as many of ``large``'s layers as fit: after an out-of-memory error, fewer, said so), judge the
+    claim and record it all. CUDA only (the free memory decides the layers). Taught in ``notebooks/08_decision.ipynb``.
+    """
+    ceilings = measure_ceilings(device)
+    query = standard_query(device.type)
+    bounds = {}
+    for spec in progress([small, large], desc="8B and 72B-shaped VLMs"):
+        for headroom in (HEADROOM_BYTES, 4 * HEADROOM_BYTES):  # an out-of-memory error: fewer layers, said so
+            free_memory(device)
+            fitted = fitting_spec(spec, torch.cuda.mem_get_info(device)[0], headroom)
+            try:
+                loaded = build_on_device(fitted, device)
+                bounds[spec.name] = measure_decode_bound(loaded, ceilings, image_size=query.image_size,
+                                                         new_tokens=query.new_tokens, repeats=repeats,
+                                                         published_layers=spec.text["num_hidden_layers"])
+                break
+            except torch.OutOfMemoryError as exc:
+                print(f"{fitted.name}: out of memory ({str(exc).splitlines()[0][:120]}); trying fewer layers")
+            finally:
+                loaded = None
+        free_memory(device)
+    small_bound, large_bound = bounds[small.name], bounds[large.name]
+    verdict, text = judge_bandwidth_claim(small_bound, large_bound)
+    scaling = BandwidthScaling(bounds, small_bound, large_bound, verdict, text, query, ceilings, repeats)
+    scaling.record(store)
+    return scaling

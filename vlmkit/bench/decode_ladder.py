@@ -11,6 +11,11 @@ each token reads / time per token), the whole query's time, and its warm-up (the
 included). A compiled loop rung also measures its warm-up again after ``torch._dynamo.reset()``, with
 TorchInductor's on-disk caches warm: what a second run of the notebook pays.
 
+Both notebooks set up with :func:`ladder_settings` and record every rung as it is measured (:func:`record_rung`:
+``decode-rung``, ``recipe-precision`` and ``int4-rung`` records, typed as :class:`DecodeRung`,
+:class:`RecipePrecision` and :class:`Int4Rung`); notebook 10 also times one decoder layer's kernels alone
+(:func:`measure_int4_kernels`) and judges INT4 against BF16 in the same loop (:func:`judge_int4_loop`).
+
 Taught in ``notebooks/09_decode_ladder.ipynb`` (BF16 and the recipe) and ``notebooks/10_int4_decode.ipynb`` (INT4).
 """
 
@@ -18,15 +23,26 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
-from vlmkit.bench.roofline import Ceilings, decode_step_work
-from vlmkit.measure.footprint import measure_footprint
+from vlmkit.bench.linear_layers import activations
+from vlmkit.bench.query import QuerySetup, standard_query
+from vlmkit.bench.roofline import Ceilings, decode_step_work, measure_ceilings
+from vlmkit.core.device import resolve_device
+from vlmkit.errors import ConfigurationError
+from vlmkit.measure.footprint import measure_footprint, stored_bytes
+from vlmkit.measure.records import Measurement, ResultsStore
+from vlmkit.measure.timing import time_graphed_kernel, time_kernel
+from vlmkit.models.architectures import REGISTRY
+from vlmkit.models.checkpoints import write_checkpoint
+from vlmkit.models.int4 import Int4Kernels, Int4Verdict, int4_copy, int4_kernel
 from vlmkit.runtime.decode_loop import DecodeLoop
 from vlmkit.runtime.inference import VLMInference
 
@@ -52,6 +68,139 @@ class Rung:
     def as_dict(self) -> dict:
         """A plain dict for records."""
         return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _RungRecord(Rung, Measurement):
+    """A rung as one experiment records it: the rung's numbers, then what that experiment adds."""
+
+    @classmethod
+    def of(cls, rung: Rung, **extra: Any):
+        """The record of ``rung`` with the experiment's own fields (``copy_bandwidth``, ...) in ``extra``."""
+        return cls(**rung.as_dict(), **extra)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecodeRung(_RungRecord):
+    """A ``decode-rung`` record: one BF16 rung of the ladder, the copy bandwidth it is measured against and the
+    compile backend of the run. Taught in ``notebooks/09_decode_ladder.ipynb``.
+    """
+
+    EXPERIMENT = "decode-rung"
+    copy_bandwidth: float
+    compile_backend: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecipePrecision(_RungRecord):
+    """A ``recipe-precision`` record: a quantized precision's ``generate``, the seed's defaults (``variant``
+    ``"default"``) or its recipe (``"the seed's recipe"``). Taught in ``notebooks/09_decode_ladder.ipynb``.
+    """
+
+    EXPERIMENT = "recipe-precision"
+    variant: str
+    copy_bandwidth: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Int4Rung(_RungRecord):
+    """An ``int4-rung`` record: BF16, INT4 (torchao) or NF4 (bitsandbytes) in the static-cache loop.
+
+    Taught in ``notebooks/10_int4_decode.ipynb``.
+    """
+
+    EXPERIMENT = "int4-rung"
+    copy_bandwidth: float
+    compile_backend: str
+
+
+@dataclass(frozen=True)
+class LadderSettings:
+    """What notebooks 09 and 10 run: the device, the model, the answer, the compile backend, where the records go
+    and the device's measured ceilings (:func:`ladder_settings` makes it from the notebook's parameters).
+
+    Taught in ``notebooks/09_decode_ladder.ipynb`` and ``notebooks/10_int4_decode.ipynb``.
+    """
+
+    device: torch.device
+    model_name: str
+    query: QuerySetup
+    new_tokens: int
+    repeats: int
+    backend: str  # TorchInductor ("inductor") or graph capture only ("eager")
+    quantized: tuple[str, ...]  # notebook 09: the precisions the seed's recipe also meets
+    store: ResultsStore
+    ceilings: Ceilings
+    checkpoint: Path | None  # the checkpoint written for a registry model, None for a directory or a hub id
+
+    @property
+    def on_cuda(self) -> bool:
+        """Whether the run is on a CUDA GPU."""
+        return self.device.type == "cuda"
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """``image_size``, ``new_tokens`` and ``repeats``: the keyword arguments of every rung."""
+        return dict(image_size=self.query.image_size, new_tokens=self.new_tokens, repeats=self.repeats)
+
+    @property
+    def shapes(self) -> dict[str, Any]:
+        """The records' shapes: the image and the answer's length."""
+        return {"image": [self.query.image_size] * 2, "new_tokens": self.new_tokens}
+
+    @property
+    def compiled_mode(self) -> str:
+        """The compiled step's ``torch.compile`` mode: CUDA graphs on CUDA, the default mode where there are none."""
+        return "reduce-overhead" if self.on_cuda else "default"
+
+    def summary(self, extra: str = "") -> str:
+        """One line: model, device, query, compile backend, ``extra`` (e.g. the INT4 kernel), copy bandwidth."""
+        return (f"{self.model_name} on {self.device}; {self.query.image_size} px image, {self.new_tokens}-token "
+                f"answers; compile backend {self.backend}; {extra + '; ' if extra else ''}"
+                f"copy bandwidth {self.ceilings.bandwidth / 1e9:,.0f} GB/s")
+
+
+def ladder_settings(notebook: str, device: str = "auto", model: str = "auto", new_tokens: int = 0, repeats: int = 3,
+                    compile_backend: str = "auto", quantized: Sequence[str] = (),
+                    results_dir: str | Path | None = None) -> LadderSettings:
+    """Resolve notebook 09's or 10's parameters, write the registry model's checkpoint and measure the device's
+    ceilings: ``"auto"`` means the 8B and TorchInductor on CUDA, the tiny model and the ``eager`` backend on a CPU;
+    ``new_tokens=0`` the book's query (:func:`standard_query`). Unknown choices raise ``ConfigurationError``.
+
+    Taught in ``notebooks/09_decode_ladder.ipynb`` and ``notebooks/10_int4_decode.ipynb``.
+    """
+    dev = resolve_device(device)
+    on_cuda = dev.type == "cuda"
+    query = standard_query(dev.type)
+    model_name = model if model != "auto" else ("qwen3-vl-8b" if on_cuda else "qwen3-vl-tiny")
+    backend = compile_backend if compile_backend != "auto" else ("inductor" if on_cuda else "eager")
+    if backend not in ("inductor", "eager"):
+        raise ConfigurationError(f"COMPILE_BACKEND must be 'auto', 'inductor' or 'eager', got {compile_backend!r}")
+    if not set(quantized) <= {"int8", "nf4"}:
+        raise ConfigurationError(f"QUANTIZED takes 'int8' and 'nf4' (the seed's load_in_8bit / load_in_4bit), got "
+                                 f"{quantized!r}")
+    checkpoint = None
+    if model_name in REGISTRY:
+        checkpoint = write_checkpoint(model_name, device=dev.type)
+        print("checkpoint:", checkpoint)
+    store = ResultsStore(notebook, results_dir, dev)
+    print("measuring the device's copy bandwidth and matmul peak ...")
+    ceilings = (measure_ceilings(dev, rep_ms=50) if on_cuda else
+                measure_ceilings(dev, copy_bytes=64 << 20, matmul_sizes=(128, 256), rep_ms=10))
+    return LadderSettings(dev, model_name, query, new_tokens or query.new_tokens, repeats, backend, tuple(quantized),
+                          store, ceilings, checkpoint)
+
+
+def record_rung(settings: LadderSettings, rung: Rung, kind: type[_RungRecord], *, precision: str,
+                **extra: Any) -> None:
+    """Record ``rung`` as a ``kind`` record (:class:`DecodeRung`, :class:`RecipePrecision` or :class:`Int4Rung`),
+    with the run's copy bandwidth and ``extra`` (``compile_backend=...`` or ``variant=...``).
+
+    Taught in ``notebooks/09_decode_ladder.ipynb``.
+    """
+    settings.store.record_measurement(kind.of(rung, copy_bandwidth=settings.ceilings.bandwidth, **extra),
+                                      model=settings.model_name, precision=precision, shapes=settings.shapes,
+                                      repeats=rung.repeats)
 
 
 def ladder_image(image_size: int) -> np.ndarray:
@@ -186,3 +335,74 @@ def climb(default: VLMInference, recipe: VLMInference, ceilings: Ceilings, *, im
         if on_rung is not None:
             on_rung(rung)
     return rungs
+
+
+def measure_int4_rung(name: str, vlm: VLMInference, settings: LadderSettings, **compiled_step: str) -> Rung:
+    """:func:`loop_rung` on ``vlm``, recorded at once as an ``int4-rung`` (a run stopped later keeps it; the
+    precision is the name's first word), with its progress printed. ``compiled_step``: ``compile_mode`` and
+    ``compile_backend``, none for an eager step.
+
+    Taught in ``notebooks/10_int4_decode.ipynb``.
+    """
+    started = time.perf_counter()
+    rung = loop_rung(name, vlm, settings.ceilings, **settings.sizes, **compiled_step)
+    record_rung(settings, rung, Int4Rung, precision=name.split(" ")[0].lower(), compile_backend=settings.backend)
+    print(f"{name}: {rung.tokens_per_s:,.0f} tokens/s; warm-up {rung.warmup_s:.1f} s; "
+          f"{time.perf_counter() - started:.0f} s for the rung", flush=True)
+    return rung
+
+
+def measure_int4_kernels(layer: nn.Module, settings: LadderSettings) -> Int4Kernels:
+    """Time every Linear layer of one decoder ``layer`` at one token, BF16 against an INT4 copy of its weight: from
+    a CUDA graph (the kernels alone) and called eagerly, each with its effective bandwidth (the bytes the weight
+    stores over the kernel's time), and record the ``int4-kernels`` record.
+
+    Taught in ``notebooks/10_int4_decode.ipynb``.
+    """
+    device = settings.device
+    rows = []
+    for name, linear in [(n, m) for n, m in layer.named_modules() if isinstance(m, nn.Linear)]:
+        x = activations(1, linear.in_features, torch.bfloat16, device)
+        twin = int4_copy(linear)
+        with torch.inference_mode():
+            for label, module in (("BF16", linear), ("INT4", twin)):
+                stats = time_graphed_kernel(lambda: module(x), device)
+                eager = time_kernel(lambda: module(x), device)
+                stored = stored_bytes(module.weight)
+                rows.append(dict(layer=name, shape=f"{linear.out_features}x{linear.in_features}", weights=label,
+                                 stored_bytes=stored, median_us=stats.median * 1e6, eager_us=eager.median * 1e6,
+                                 bandwidth_share=stored / stats.median / settings.ceilings.bandwidth))
+        del twin
+    total = {(label, key): sum(r[key] for r in rows if r["weights"] == label)
+             for label in ("BF16", "INT4") for key in ("stored_bytes", "median_us", "eager_us")}
+    kernels = Int4Kernels(rows, speedup_all_seven=total["BF16", "median_us"] / total["INT4", "median_us"],
+                          bytes_ratio=total["BF16", "stored_bytes"] / total["INT4", "stored_bytes"],
+                          eager_speedup_all_seven=total["BF16", "eager_us"] / total["INT4", "eager_us"],
+                          kernel=int4_kernel(device), clock=stats.clock, copy_bandwidth=settings.ceilings.bandwidth)
+    settings.store.record_measurement(kernels, model=settings.model_name, precision="int4",
+                                      shapes={"tokens": 1, "layer": 0}, repeats=len(stats.samples))
+    return kernels
+
+
+def judge_int4_loop(bf16: Rung, int4: Rung, kernels: Int4Kernels, settings: LadderSettings, *,
+                    goal: float) -> Int4Verdict:
+    """INT4 against BF16 in the same compiled loop: the speed-up against ``goal`` (INT4 / BF16 tokens per second
+    that would count as "INT4 finally wins"), the bytes each reads per token, the kernels alone, in one sentence;
+    recorded as the ``int4-verdict`` record.
+
+    Taught in ``notebooks/10_int4_decode.ipynb``.
+    """
+    ratio = int4.tokens_per_s / bf16.tokens_per_s
+    bytes_ratio = bf16.bytes_per_token / int4.bytes_per_token
+    outcome = "reached" if ratio >= goal else "not reached"
+    share = {label: float(np.mean([r["bandwidth_share"] for r in kernels.rows if r["weights"] == label]))
+             for label in ("BF16", "INT4")}
+    text = (f"INT4 in the compiled loop runs at {ratio:.2f}x BF16 (goal {goal}x: {outcome}); it reads "
+            f"{bytes_ratio:.2f}x fewer bytes per token, so a decode at the speed of memory would be about "
+            f"{bytes_ratio:.1f}x faster. The kernels alone: INT4 {kernels.speedup_all_seven:.2f}x BF16 over one "
+            f"decoder layer, at {share['INT4']:.0%} of the copy bandwidth on average against BF16's "
+            f"{share['BF16']:.0%}.")
+    verdict = Int4Verdict(ratio, goal, outcome, bytes_ratio, kernels.speedup_all_seven, text, settings.device.type)
+    settings.store.record_measurement(verdict, model=settings.model_name, precision="int4", shapes=settings.shapes,
+                                      repeats=settings.repeats)
+    return verdict

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from transformers import Qwen3VLForConditionalGeneration
 
+from vlmkit.bench.decode_ladder import DecodeRung, Int4Rung
 from vlmkit.bench.model_speed import ModelSpeed
 from vlmkit.bench.roofline import (
     Ceilings,
@@ -580,8 +581,9 @@ def check_seed_against_decide(seed_pick: str | None, decide_pick: str | None) ->
 
 
 # --- 09 · The decode ladder -----------------------------------------------------------------------------------
-def _rung(name: str, notebook: str = "09_decode_ladder", experiment: str = "decode-rung") -> dict[str, Any]:
-    return _only(reference_records(notebook, experiment), experiment, name=name)["metrics"]
+def _rung(name: str, notebook: str = "09_decode_ladder", kind: type[DecodeRung | Int4Rung] = DecodeRung
+          ) -> DecodeRung | Int4Rung:
+    return kind.from_metrics(_only(reference_records(notebook, kind.EXPERIMENT), kind.EXPERIMENT, name=name)["metrics"])
 
 
 def check_compiled_bandwidth_share(share: float | None) -> None:
@@ -590,7 +592,7 @@ def check_compiled_bandwidth_share(share: float | None) -> None:
     Taught in ``notebooks/09_decode_ladder.ipynb``.
     """
     m = _rung("static-cache loop, compiled step")
-    _number("COMPILED_BANDWIDTH_SHARE", share, m["tokens_per_s"] * m["bytes_per_token"] / m["copy_bandwidth"],
+    _number("COMPILED_BANDWIDTH_SHARE", share, m.tokens_per_s * m.bytes_per_token / m.copy_bandwidth,
             rel_tol=0.02, what="tokens/s x bytes per token over the copy bandwidth, from the rung's record",
             hint="bytes a second the decode reads (tokens/s x bytes per token) over the measured copy bandwidth")
 
@@ -603,9 +605,9 @@ def check_loop_payback(cold: int | None, warm_caches: int | None) -> None:
     eager, loop = _rung("generate, eager, dynamic cache"), _rung("static-cache loop, compiled step")
     hint = ("each way's first answer takes its warm-up, every later one query_s; use warmup_s for a first compile, "
             "cached_warmup_s for a compile that finds TorchInductor's caches warm")
-    for name, given, warmup in (("PAYBACK_COLD", cold, loop["warmup_s"]),
-                                ("PAYBACK_WARM_CACHES", warm_caches, loop["cached_warmup_s"])):
-        _count(name, given, break_even_queries(eager["warmup_s"], eager["query_s"], warmup, loop["query_s"]),
+    for name, given, warmup in (("PAYBACK_COLD", cold, loop.warmup_s),
+                                ("PAYBACK_WARM_CACHES", warm_caches, loop.cached_warmup_s)):
+        _count(name, given, break_even_queries(eager.warmup_s, eager.query_s, warmup, loop.query_s),
                what="vlmkit.book.exercises.break_even_queries", hint=hint)
 
 
@@ -615,8 +617,8 @@ def check_int4_bytes(gib_per_token: float | None) -> None:
 
     Taught in ``notebooks/10_int4_decode.ipynb``.
     """
-    m = _rung("INT4 (torchao), compiled step", "10_int4_decode", "int4-rung")
-    _number("INT4_DECODE_GIB_PER_TOKEN", gib_per_token, m["bytes_per_token"] / GIB, rel_tol=0.01,
+    m = _rung("INT4 (torchao), compiled step", "10_int4_decode", Int4Rung)
+    _number("INT4_DECODE_GIB_PER_TOKEN", gib_per_token, m.bytes_per_token / GIB, rel_tol=0.01,
             what="bytes_per_token of notebook 10's INT4 rung on the H200, in GiB",
             hint="only the decoder layers' Linear weights become INT4: half a byte per weight plus a BF16 scale and "
                  "a BF16 zero point per group of 128 weights; norms and lm_head stay BF16")
@@ -627,10 +629,10 @@ def check_int4_share_of_ideal(share: float | None) -> None:
 
     Taught in ``notebooks/10_int4_decode.ipynb``.
     """
-    bf16 = _rung("BF16, compiled step", "10_int4_decode", "int4-rung")
-    int4 = _rung("INT4 (torchao), compiled step", "10_int4_decode", "int4-rung")
-    ideal = bf16["bytes_per_token"] / int4["bytes_per_token"]
-    _number("INT4_SHARE_OF_IDEAL", share, int4["tokens_per_s"] / bf16["tokens_per_s"] / ideal, rel_tol=0.02,
+    bf16 = _rung("BF16, compiled step", "10_int4_decode", Int4Rung)
+    int4 = _rung("INT4 (torchao), compiled step", "10_int4_decode", Int4Rung)
+    ideal = bf16.bytes_per_token / int4.bytes_per_token
+    _number("INT4_SHARE_OF_IDEAL", share, int4.tokens_per_s / bf16.tokens_per_s / ideal, rel_tol=0.02,
             what="measured INT4/BF16 tokens/s over the BF16/INT4 bytes per token",
             hint="a decode at the speed of memory would be faster by the ratio of bytes per token; divide the "
                  "measured ratio of tokens/s by it")

@@ -12,18 +12,19 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from vlmkit.bench.decode_ladder import DecodeRung, Int4Rung, RecipePrecision
 from vlmkit.bench.model_speed import ModelSpeed
 from vlmkit.book.reference_status import run_table, stale_marks
 from vlmkit.core.formatting import GIB, binary_unit, provenance_line
 from vlmkit.measure.memory import CudaContextMeasurement
 from vlmkit.measure.records import (
-    experiment_records,
     latest_run,
     load_records,
     read_measurements,
 )
 from vlmkit.models.loading import LoadMeasurement
 from vlmkit.models.precisions import get_precision
+from vlmkit.planning.cards import CardFit
 from vlmkit.verdicts.quality import (
     AccuracyMeasurement,
     LogitFidelityMeasurement,
@@ -273,25 +274,29 @@ def card_table(run_dir: str | Path) -> str:
 
     Taught in ``notebooks/08_decision.ipynb``.
     """
-    records = latest_run(load_records(Path(run_dir) / "results" / "08_decision.json"))
-    fits = _of_experiment(records, "card-fit", run_dir)
+    fits = read_measurements(CardFit, Path(run_dir) / "results", "08_decision")
+    if not fits:
+        raise ValueError(f"no card-fit records under {run_dir}")
     first = fits[0]
-    measured = [r["metrics"] for r in fits if r["metrics"]["measured"] and r["metrics"]["fits"]]
-    errors = [m["planned allocator peak (GiB)"] / m["measured allocator peak (GiB)"] - 1 for m in measured]
-    cards = sorted({r["shapes"]["card_gib"] for r in fits})
+    measured = [r.measurement for r in fits if r.measurement.measured and r.measurement.fits]
+    errors = [m.planned_allocator_peak_gib / m.measured_allocator_peak_gib - 1 for m in measured]
+    cards = sorted({r.shapes["card_gib"] for r in fits})
     source = (f"measured on emulated cards; the planner's allocator peak was within {max(map(abs, errors)):.1%} of the "
               f"{len(errors)} measured queries" if errors else "the planner's predictions (fitting not measured here)")
     mark = stale_marks(Path(run_dir)).get("08_decision.ipynb")
     stale = f" **Stale:** notebook 08 changed since this run ({mark['since']}: {mark['reason']}); re-run pending." if mark else ""
-    lines = [f"`{first['model']}` on {provenance_line(first['provenance'])}; {first['shapes']['new_tokens']} answer tokens; "
-             f"largest batch (of {sorted({r['shapes']['batch'] for r in fits})}) that runs, {source}.{stale}", "",
+    lines = [f"`{first.model}` on {provenance_line(first.provenance)}; {first.shapes['new_tokens']} answer tokens; "
+             f"largest batch (of {sorted({r.shapes['batch'] for r in fits})}) that runs, {source}.{stale}", "",
              "| precision | image | " + " | ".join(f"{c:g} GiB" for c in cards) + " |",
              "| --- | ---: |" + " ---: |" * len(cards)]
-    key = "fits" if errors else "planned fits"
-    for prec in dict.fromkeys(r["precision"] for r in fits):
-        for image in sorted({r["shapes"]["image"][0] for r in fits}):
-            best = [max([r["shapes"]["batch"] for r in fits if r["precision"] == prec and r["shapes"]["image"][0] == image
-                         and r["shapes"]["card_gib"] == c and r["metrics"][key]], default=0) for c in cards]
+
+    def runs(m: CardFit) -> bool | None:
+        return m.fits if errors else m.planned_fits
+
+    for prec in dict.fromkeys(r.precision for r in fits):
+        for image in sorted({r.shapes["image"][0] for r in fits}):
+            best = [max([r.shapes["batch"] for r in fits if r.precision == prec and r.shapes["image"][0] == image
+                         and r.shapes["card_gib"] == c and runs(r.measurement)], default=0) for c in cards]
             lines.append(f"| {get_precision(prec).label} | {image} px | " + " | ".join(map(str, best)) + " |")
     return "\n".join(lines)
 
@@ -303,9 +308,9 @@ def decode_table(run_dir: str | Path) -> str:
     Taught in ``notebooks/09_decode_ladder.ipynb`` and ``notebooks/10_int4_decode.ipynb``.
     """
     results = Path(run_dir) / "results"
-    rows = [("09", r) for r in latest_run(load_records(results / "09_decode_ladder.json"))
-            if r["experiment"] in ("decode-rung", "recipe-precision")]
-    rows += [("10", r) for r in experiment_records(results, "10_int4_decode", "int4-rung")]
+    rows = [("09", r) for kind in (DecodeRung, RecipePrecision)
+            for r in read_measurements(kind, results, "09_decode_ladder")]
+    rows += [("10", r) for r in read_measurements(Int4Rung, results, "10_int4_decode")]
     if not rows:
         raise ValueError(f"no decode-rung records under {run_dir}")
     first = rows[0][1]
@@ -313,19 +318,19 @@ def decode_table(run_dir: str | Path) -> str:
     def number(value: float | None, form: str) -> str:
         return "–" if value is None else format(value, form)
 
-    lines = [f"`{first['model']}` on {provenance_line(first['provenance'])}; {first['shapes']['image'][0]} px image, "
-             f"{first['shapes']['new_tokens']}-token answers; median of {first['repeats']} answers after a warm-up; "
+    lines = [f"`{first.model}` on {provenance_line(first.provenance)}; {first.shapes['image'][0]} px image, "
+             f"{first.shapes['new_tokens']}-token answers; median of {first.repeats} answers after a warm-up; "
              f"copy bandwidth measured in the same run.", "",
              "| notebook | rung | tokens/s | share of copy bandwidth | whole query (ms) | warm-up (s) | "
              "warm-up, caches warm (s) |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for nb, r in rows:
-        m = r["metrics"]
-        name = m["name"] if r["experiment"] != "recipe-precision" else m["name"].replace(": ", " · ", 1)
-        failed = " (failed: see the notebook)" if m["tokens_per_s"] is None else ""
-        query_ms = None if m["query_s"] is None else m["query_s"] * 1e3
-        lines.append(f"| {nb} | {name}{failed} | {number(m['tokens_per_s'], ',.1f')} | "
-                     f"{number(m['bandwidth_share'], '.0%')} | {number(query_ms, ',.0f')} | "
-                     f"{number(m['warmup_s'], '.1f')} | {number(m['cached_warmup_s'], '.1f')} |")
+        m = r.measurement
+        name = m.name if not isinstance(m, RecipePrecision) else m.name.replace(": ", " · ", 1)
+        failed = " (failed: see the notebook)" if m.tokens_per_s is None else ""
+        query_ms = None if m.query_s is None else m.query_s * 1e3
+        lines.append(f"| {nb} | {name}{failed} | {number(m.tokens_per_s, ',.1f')} | "
+                     f"{number(m.bandwidth_share, '.0%')} | {number(query_ms, ',.0f')} | "
+                     f"{number(m.warmup_s, '.1f')} | {number(m.cached_warmup_s, '.1f')} |")
     return "\n".join(lines)
 
 

@@ -24,6 +24,7 @@ _EXPORTS = {
     "footprint": "footprint",
     "measure_footprint": "footprint",
     "CudaContextMeasurement": "memory",
+    "stored_bytes": "footprint",
     "MemoryDelta": "memory",
     "MemoryProbe": "memory",
     "card_need_bytes": "memory",

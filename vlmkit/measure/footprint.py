@@ -96,6 +96,23 @@ def _quant_constants(module: nn.Module, param: torch.Tensor) -> list[torch.Tenso
     return found
 
 
+def _inner_tensors(tensor: torch.Tensor) -> list[torch.Tensor]:
+    """The tensors that hold ``tensor``'s bytes: a torchao tensor subclass's inner tensors (its packed data first,
+    then scales and zero points), else ``tensor`` itself."""
+    if hasattr(tensor, "__tensor_flatten__"):
+        return [getattr(tensor, name) for name in tensor.__tensor_flatten__()[0]]
+    return [tensor]
+
+
+def stored_bytes(tensor: torch.Tensor) -> int:
+    """The bytes ``tensor`` stores: for a torchao weight (a tensor subclass) the sum of its inner tensors (packed
+    data, scales, zero points), else its elements times their size.
+
+    Taught in ``notebooks/10_int4_decode.ipynb`` (one layer's INT4 weight against its BF16 one).
+    """
+    return sum(t.numel() * t.element_size() for t in _inner_tensors(tensor))
+
+
 def _logical_numel(module: nn.Module, name: str, tensor: torch.Tensor) -> int:
     if name == "weight" and type(module).__name__ == "Linear4bit":
         return module.in_features * module.out_features
@@ -118,13 +135,12 @@ def measure_footprint(model: nn.Module) -> Footprint:
         if key in seen and key != 0:
             return False
         seen.add(key)
-        bytes_by[component][kind] += tensor.numel() * tensor.element_size()
+        bytes_by[component][kind] += stored_bytes(tensor)
         return True
 
     def add_subclass(component: str, tensor: torch.Tensor) -> None:
-        names, _ = tensor.__tensor_flatten__()
-        for name in names:
-            add(component, "quantized weights" if name == names[0] else "quantization constants", getattr(tensor, name))
+        for i, inner in enumerate(_inner_tensors(tensor)):
+            add(component, "quantized weights" if i == 0 else "quantization constants", inner)
 
     for module_name, module in model.named_modules():
         kind_name = type(module).__name__

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from vlmkit.errors import BackendUnavailableError
+from vlmkit.measure.records import Measurement
 
 #: Weights per scale and zero point (torchao's default, and tinygemm's fastest group size for decode).
 INT4_GROUP_SIZE = 128
@@ -31,6 +33,44 @@ class Int4Result:
 
     layers: int
     kernel: str
+
+
+@dataclass(frozen=True)
+class Int4Kernels(Measurement):
+    """The ``int4-kernels`` record: one decoder layer's seven Linear layers at one token, BF16 against INT4.
+
+    ``rows`` holds one dict per layer and kind of weight (``layer``, ``shape``, ``weights``, ``stored_bytes``,
+    ``median_us`` from a CUDA graph, ``eager_us`` called eagerly, ``bandwidth_share``); the ratios are over all
+    seven layers (BF16's time or bytes over INT4's). Taught in ``notebooks/10_int4_decode.ipynb``.
+    """
+
+    EXPERIMENT = "int4-kernels"
+    rows: list[dict[str, Any]]
+    speedup_all_seven: float
+    bytes_ratio: float
+    eager_speedup_all_seven: float
+    kernel: str
+    clock: str
+    copy_bandwidth: float
+
+
+@dataclass(frozen=True)
+class Int4Verdict(Measurement):
+    """The ``int4-verdict`` record: INT4 against BF16 in the same compiled loop, against the goal, in a sentence.
+
+    ``speedup_vs_bf16`` is INT4's tokens per second over BF16's, ``bytes_ratio`` BF16's bytes per token over INT4's
+    (what a decode at the speed of memory would gain), ``kernel_speedup`` the same layer's kernels alone.
+    Taught in ``notebooks/10_int4_decode.ipynb``.
+    """
+
+    EXPERIMENT = "int4-verdict"
+    speedup_vs_bf16: float
+    goal: float
+    outcome: str
+    bytes_ratio: float
+    kernel_speedup: float
+    text: str
+    device_type: str
 
 
 def int4_kernel(device: torch.device) -> str:

@@ -5,6 +5,7 @@
 - ``seed_tree``: the seed's decision tree, as written.
 - ``recommend``: ``recommend_precision``, the evidence-based answer (planner + measured records).
 - ``explorer``: what notebook 08's explorer shows for one setting of its widgets.
+- ``advice``: the seed's card advice and its tree, judged against the emulated cards or the planner.
 
 Imports the rooms below it. Taught in notebooks 01 and 06 (planner) and 08.
 """
@@ -13,12 +14,26 @@ from vlmkit.core.lazy import lazy_exports
 
 #: Each public name of this room and the module that defines it (loaded on first use).
 _EXPORTS = {
+    "SEED_ADVICE_IMAGES": "advice",
+    "SeedEvidence": "advice",
+    "advice": "advice",
+    "compare_trees": "advice",
+    "judge_seed_advice": "advice",
+    "seed_evidence": "advice",
     "CARD_SIZES_GIB": "cards",
+    "CardFit": "cards",
+    "DecisionSettings": "cards",
     "FitResult": "cards",
+    "PlannerCheck": "cards",
+    "PlannerWeights": "cards",
+    "PrecisionSweep": "cards",
     "cards": "cards",
+    "check_planner": "cards",
+    "decision_settings": "cards",
     "largest_batch": "cards",
     "memory_cap": "cards",
     "sweep_cards": "cards",
+    "sweep_precisions": "cards",
     "try_query": "cards",
     "explorer": "explorer",
     "explorer_view": "explorer",

@@ -6,6 +6,11 @@ measured (:func:`vlmkit.measure.memory.outside_allocator_bytes`) and taken off t
 what such a card would leave it. What emulation cannot show: bandwidth, speed and the driver's own
 footprint on another card stay the H200's.
 
+Notebook 08 sets up with :func:`decision_settings`, loads each precision once and sweeps the cards with the
+planner's prediction beside each query (:func:`sweep_precisions`: ``planner-weights`` and ``card-fit`` records,
+:class:`PlannerWeights` and :class:`CardFit`), and checks the planner on a second architecture
+(:func:`check_planner`: ``planner-check`` records, :class:`PlannerCheck`).
+
 Taught in ``notebooks/08_decision.ipynb``.
 """
 
@@ -14,13 +19,23 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from vlmkit.core.device import resolve_device
 from vlmkit.core.formatting import GIB
-from vlmkit.errors import DeviceUnavailableError
-from vlmkit.measure.memory import free_memory
+from vlmkit.core.progress import progress
+from vlmkit.errors import ConfigurationError, DeviceUnavailableError
+from vlmkit.measure.memory import free_memory, outside_allocator_bytes
+from vlmkit.measure.records import Measurement, ResultsStore, metric
+from vlmkit.models.architectures import QWEN3_VL_72B_SHAPE, REGISTRY, ArchitectureSpec
+from vlmkit.models.checkpoints import write_checkpoint
+from vlmkit.models.loading import load_model
+from vlmkit.models.precisions import get_precision
+from vlmkit.planning.planner import plan_memory
 from vlmkit.runtime.inference import VLMInference
 
 #: The card sizes the book asks about (GiB), from the seed's 8 GB cards to a 24 GB RTX 4090.
@@ -121,3 +136,234 @@ def largest_batch(results: Sequence[FitResult], card_gib: float, image_size: int
     """
     fitting = [r.batch_size for r in results if r.card_gib == card_gib and r.image_size == image_size and r.fits]
     return max(fitting, default=0)
+
+
+# --- notebook 08: the settings, the sweep over precisions and the planner's check ---------------------------------
+@dataclass(frozen=True)
+class DecisionSettings:
+    """What notebook 08 runs: the device, the model and its precisions, the cards, image sizes and batches of the
+    sweep, the answer's length, the planner's second architecture, section 5's large model, and where the records
+    go (:func:`decision_settings` makes it from the notebook's parameters).
+
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+
+    device: torch.device
+    model_name: str
+    precisions: list[str]
+    cards: list[float]
+    image_sizes: list[int]
+    batch_sizes: list[int]
+    new_tokens: int
+    check_model: str | None  # None: no second architecture
+    large_model: ArchitectureSpec | None  # None: section 5 is skipped
+    store: ResultsStore
+    checkpoint: Path | None  # the checkpoint written for a registry model, None for a directory or a hub id
+
+    @property
+    def on_cuda(self) -> bool:
+        """Whether the run is on a CUDA GPU (only there are cards emulated)."""
+        return self.device.type == "cuda"
+
+    def summary(self) -> str:
+        """One line: model, device, precisions, cards, images, batches and answer tokens."""
+        return (f"{self.model_name} on {self.device} in {self.precisions}; cards {self.cards} GiB; images "
+                f"{self.image_sizes} px; batches {self.batch_sizes}; {self.new_tokens} answer tokens")
+
+
+def decision_settings(device: str = "auto", model: str = "auto", precisions: str = "bf16,int8,nf4",
+                      cards: str = "8,10,12,16,24", image_sizes: str = "auto", batch_sizes: str = "1,2,4,8",
+                      new_tokens: int = 8, check_model: str = "auto", large_model: str = "auto",
+                      results_dir: str | Path | None = None) -> DecisionSettings:
+    """Resolve notebook 08's parameters and write the registry model's checkpoint: ``"auto"`` means the 8B, images
+    of 448-1792 px, the 4B as second architecture and the 72B-shaped VLM on CUDA; the tiny model, 64-256 px and the
+    tied-embedding tiny model (no large model) on a CPU. Lists are comma-separated; unknown precisions or models
+    raise a clear error.
+
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+    dev = resolve_device(device)
+    on_cuda = dev.type == "cuda"
+    model_name = model if model != "auto" else ("qwen3-vl-8b" if on_cuda else "qwen3-vl-tiny")
+    names = [get_precision(p.strip()).name for p in precisions.split(",")]  # unknown names fail here, clearly
+    sizes = image_sizes if image_sizes != "auto" else ("448,896,1344,1792" if on_cuda else "64,128,256")
+    check = (("qwen3-vl-4b" if on_cuda else "qwen3-vl-tiny-tied") if check_model == "auto" else
+             None if check_model == "none" else check_model)
+    if check is not None and check not in REGISTRY:
+        raise ConfigurationError(f"CHECK_MODEL must be 'auto', 'none' or a registry name {sorted(REGISTRY)}, got "
+                                 f"{check_model!r}")
+    if large_model not in ("auto", "none") and large_model not in REGISTRY:
+        raise ConfigurationError(f"LARGE_MODEL must be 'auto', 'none' or a registry name {sorted(REGISTRY)}, got "
+                                 f"{large_model!r}")
+    large = ((QWEN3_VL_72B_SHAPE if on_cuda else None) if large_model == "auto" else
+             None if large_model == "none" else REGISTRY[large_model])
+    checkpoint = None
+    if model_name in REGISTRY:
+        checkpoint = write_checkpoint(model_name, device=dev.type)
+        print("checkpoint:", checkpoint)
+    return DecisionSettings(dev, model_name, names, sorted(float(c) for c in str(cards).split(",")),
+                            [int(s) for s in str(sizes).split(",")], [int(b) for b in str(batch_sizes).split(",")],
+                            new_tokens, check, large, ResultsStore("08_decision", results_dir, dev), checkpoint)
+
+
+@dataclass(frozen=True)
+class PlannerWeights(Measurement):
+    """A ``planner-weights`` record: the planner's weights of one precision against what the load measured
+    (CUDA: the allocator's bytes retained after the load, with the memory outside the allocator; CPU: tensor bytes).
+
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+
+    EXPERIMENT = "planner-weights"
+    planned_bytes: int
+    measured_bytes: int
+    outside_allocator_bytes: int | None
+
+
+@dataclass(frozen=True)
+class CardFit(Measurement):
+    """A ``card-fit`` record: one query (precision, image, batch) on one card, the planner's peak beside what ran.
+
+    ``fits`` and ``measured`` are ``None`` and ``False`` where nothing was run (a CPU: the planner alone speaks);
+    ``result`` is the sweep's :class:`FitResult` (as a dict) and ``plan`` the planner's peak and its phase.
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+
+    EXPERIMENT = "card-fit"
+    precision: str
+    image: int
+    batch: int
+    card_gib: float = metric("card (GiB)")
+    planned_peak_gib: float = metric("planned peak (GiB)")
+    planned_fits: bool = metric("planned fits")
+    fits: bool | None
+    measured: bool
+    measured_allocator_peak_gib: float | None = metric("measured allocator peak (GiB)")
+    planned_allocator_peak_gib: float = metric("planned allocator peak (GiB)")
+    result: dict[str, Any] | None
+    plan: dict[str, Any]
+
+    def row(self) -> dict[str, Any]:
+        """The record's row of notebook 08's table (everything but the sweep's result and the plan)."""
+        return {k: v for k, v in self.metrics().items() if k not in ("result", "plan")}
+
+
+@dataclass(frozen=True)
+class PlannerCheck(Measurement):
+    """A ``planner-check`` record: one quantity (``"weights"`` or ``"allocator peak"``) of the second architecture,
+    planned against measured (``None``: the query did not run). Taught in ``notebooks/08_decision.ipynb``.
+    """
+
+    EXPERIMENT = "planner-check"
+    quantity: str
+    planned_bytes: int
+    measured_bytes: int | None
+
+
+@dataclass(frozen=True)
+class PrecisionSweep:
+    """What :func:`sweep_precisions` measured: the weights table's rows and every query on every card.
+
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+
+    weights: list[dict[str, Any]]
+    fits: list[CardFit]
+
+
+def _warm_up(vlm: VLMInference, image_size: int) -> None:
+    """One short answer, so that the kernels a query loads are loaded before memory is measured."""
+    vlm.ask(np.zeros((image_size, image_size, 3), np.uint8), "What is in the image?", max_new_tokens=2)
+
+
+def sweep_precisions(settings: DecisionSettings) -> PrecisionSweep:
+    """Load the model once per precision; plan its weights and every query of the grid; on CUDA run each query on
+    every emulated card (:func:`sweep_cards`). Records one ``planner-weights`` record per precision and one
+    ``card-fit`` record per precision, image, batch and card (on a CPU: the planner's prediction, never a fit).
+
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+    device, on_cuda, store = settings.device, settings.on_cuda, settings.store
+    weights_rows, fits = [], []
+    for name in progress(settings.precisions, desc=f"{settings.model_name} precisions"):
+        loaded = load_model(settings.model_name, name, device=device)
+        vlm = VLMInference.from_loaded(loaded)
+        measured_weights = loaded.report.memory.retained_bytes if on_cuda else loaded.report.weights.total_bytes
+        _warm_up(vlm, settings.image_sizes[0])  # load kernels
+        outside = outside_allocator_bytes(device) or 0
+        plans = {(s, b): plan_memory(settings.model_name, name, image_size=s, batch_size=b,
+                                     new_tokens=settings.new_tokens, device=device.type,
+                                     cuda_context_bytes=outside if on_cuda else None)
+                 for s in settings.image_sizes for b in settings.batch_sizes}
+        first = plans[(settings.image_sizes[0], 1)]
+        weights_rows.append({"precision": name, "planned (GiB)": first.weights_bytes / GIB,
+                             "measured (GiB)": measured_weights / GIB,
+                             "measured as": "CUDA allocator, retained after load" if on_cuda else "tensor bytes",
+                             "error": first.weights_bytes / measured_weights - 1})
+        store.record_measurement(PlannerWeights(first.weights_bytes, measured_weights, outside if on_cuda else None),
+                                 model=settings.model_name, precision=name, shapes={}, repeats=1)
+        results = (sweep_cards(vlm, cards=settings.cards, image_sizes=settings.image_sizes,
+                               batch_sizes=settings.batch_sizes, new_tokens=settings.new_tokens,
+                               outside_allocator=outside) if on_cuda else [])
+        for s in settings.image_sizes:
+            for b in settings.batch_sizes:
+                plan = plans[(s, b)]
+                for card in settings.cards:
+                    found = next((r for r in results if (r.card_gib, r.image_size, r.batch_size) == (card, s, b)), None)
+                    fit = CardFit(name, s, b, card, plan.peak_bytes / GIB, plan.peak_bytes <= card * GIB,
+                                  None if found is None else found.fits, False if found is None else found.measured,
+                                  None if found is None or not found.measured or not found.fits
+                                  else found.peak_bytes / GIB, plan.allocator_peak_bytes / GIB,
+                                  None if found is None else found.as_dict(),
+                                  {"peak_bytes": plan.peak_bytes, "allocator_peak_bytes": plan.allocator_peak_bytes,
+                                   "peak_phase": plan.peak_phase})
+                    fits.append(fit)
+                    store.record_measurement(fit, model=settings.model_name, precision=name,
+                                             shapes={"image": [s, s], "batch": b, "new_tokens": settings.new_tokens,
+                                                     "card_gib": card},
+                                             repeats=1 if found is not None and found.measured else 0)
+        del vlm, loaded
+        free_memory(device)
+    return PrecisionSweep(weights_rows, fits)
+
+
+def check_planner(settings: DecisionSettings) -> list[dict[str, Any]]:
+    """The planner on the second architecture (``settings.check_model``), in every precision: its weights on every
+    device and, on CUDA, the allocator's peak of four queries (smallest and largest image, one image and the largest
+    batch) on the whole GPU, each beside the planner's. Records a ``planner-check`` record per quantity; returns the
+    table's rows (none without a second architecture).
+
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+    model, device, on_cuda, store = settings.check_model, settings.device, settings.on_cuda, settings.store
+    images, batches, new_tokens = settings.image_sizes, settings.batch_sizes, settings.new_tokens
+    rows: list[dict[str, Any]] = []
+    if model is None:
+        return rows
+    for name in progress(settings.precisions, desc=f"{model} precisions"):
+        loaded = load_model(model, name, device=device)
+        vlm = VLMInference.from_loaded(loaded)
+        measured = loaded.report.memory.retained_bytes if on_cuda else loaded.report.weights.total_bytes
+        queries = [(s, b) for s in (images[0], images[-1]) for b in (1, batches[-1])] if on_cuda else []
+        checks = [("weights", plan_memory(model, name, image_size=images[0], device=device.type).weights_bytes,
+                   measured, None, None)]
+        if on_cuda:
+            _warm_up(vlm, images[0])
+            card = torch.cuda.get_device_properties(device).total_memory / GIB  # the whole GPU: no cap
+            for s, b in queries:
+                plan = plan_memory(model, name, image_size=s, batch_size=b, new_tokens=new_tokens, device="cuda")
+                result = try_query(vlm, card_gib=card, image_size=s, batch_size=b, new_tokens=new_tokens,
+                                   outside_allocator=outside_allocator_bytes(device) or 0)
+                checks.append(("allocator peak", plan.allocator_peak_bytes, result.peak_bytes if result.fits else None,
+                               s, b))
+        for quantity, planned, measured_bytes, s, b in checks:
+            rows.append({"model": model, "precision": name, "quantity": quantity, "image": s, "batch": b,
+                         "planned (GiB)": planned / GIB,
+                         "measured (GiB)": None if measured_bytes is None else measured_bytes / GIB,
+                         "error": None if measured_bytes is None else planned / measured_bytes - 1})
+            store.record_measurement(PlannerCheck(quantity, planned, measured_bytes), model=model, precision=name,
+                                     shapes={"image": None if s is None else [s, s], "batch": b,
+                                             "new_tokens": new_tokens}, repeats=1)
+        del vlm, loaded
+        free_memory(device)
+    return rows

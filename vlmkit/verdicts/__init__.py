@@ -72,9 +72,12 @@ _EXPORTS = {
     "NOT_TESTABLE_HERE": "statements",
     "RECIPE_TEXT": "statements",
     "SLOWER_CLAIM": "statements",
+    "SeedAdvice": "statements",
     "Statement": "statements",
+    "TreeDecision": "statements",
     "seed_statement_table": "statements",
     "seed_statements": "statements",
+    "statement_table": "statements",
     "statements": "statements",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -9,13 +9,22 @@ Taught in ``notebooks/08_decision.ipynb``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from vlmkit.bench.bandwidth_scaling import BANDWIDTH_CLAIM_TEXT, BandwidthClaim
+from vlmkit.bench.decode_ladder import DecodeRung, RecipePrecision
 from vlmkit.bench.model_speed import ModelSpeed
 from vlmkit.bench.roofline import LinearLayerTiming
-from vlmkit.measure.records import experiment_records, read_measurements
+from vlmkit.measure.records import (
+    Measurement,
+    experiment_records,
+    metric,
+    read_measurements,
+)
+from vlmkit.models.int4 import Int4Verdict
 from vlmkit.models.precisions import get_precision
 from vlmkit.verdicts.claims import (
     SEED_MECHANISM_CLAIMS,
@@ -38,13 +47,14 @@ RECIPE_TEXT = "max speed: VLMInference(load_in_8bit=False, use_compile=True, use
 #: The seed's sentence about the LLM.int8 data path.
 DATA_PATH_TEXT = "INT8 -> dequantize -> FP16 -> compute -> quantize -> INT8"
 #: "70B+ models are bandwidth bound, 8B is not".
-BANDWIDTH_TEXT = "70B+ models are bandwidth bound, 8B is not"
+BANDWIDTH_TEXT = BANDWIDTH_CLAIM_TEXT
 
 
 @dataclass(frozen=True)
-class Statement:
-    """One row of the report."""
+class Statement(Measurement):
+    """One row of the report, and notebook 08's ``seed-statement`` record of it."""
 
+    EXPERIMENT = "seed-statement"
     statement: str
     measured: str
     verdict: str
@@ -53,6 +63,33 @@ class Statement:
     def as_dict(self) -> dict[str, str]:
         """A plain dict for records and tables."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class SeedAdvice(Measurement):
+    """A ``seed-advice`` record: one sentence of the seed's card advice, its verdict and the evidence, judged by
+    :func:`vlmkit.planning.advice.judge_seed_advice`. Taught in ``notebooks/08_decision.ipynb``.
+    """
+
+    EXPERIMENT = "seed-advice"
+    says: str = metric("seed says")
+    verdict: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class TreeDecision(Measurement):
+    """A ``decision`` record: the seed's tree's pick for one card, image and batch, whether it fits and how that is
+    known, and ``vlmkit.recommend_precision``'s answer (``Recommendation.as_dict()``; older records lack it).
+
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+
+    EXPERIMENT = "decision"
+    seed_pick: str
+    seed_pick_fits: bool
+    seed_pick_evidence: str
+    recommendation: dict[str, Any] | None = metric("recommend_precision", None)
 
 
 #: Statements this project cannot test on its machines, with published figures and where they come from.
@@ -190,12 +227,12 @@ def _slower_row(run: _Run) -> Statement:
 
 def _bandwidth_row(run: _Run) -> Statement:
     """"70B+ is bandwidth bound, 8B is not", from notebook 08's measurement of both."""
-    found = run.records("08_decision", "bandwidth-claim")
+    found = read_measurements(BandwidthClaim, run.dir, "08_decision")
     if not found:
         return Statement(BANDWIDTH_TEXT, "not measured in this run (it needs a CUDA GPU that holds at least part of "
                          "a 72B-shaped model)", "not measured here", "08")
-    m = found[0]["metrics"]
-    return Statement(BANDWIDTH_TEXT, m["measured_text"], m["verdict"], "08")
+    m = found[0].measurement
+    return Statement(BANDWIDTH_TEXT, m.measured_text, m.verdict, "08")
 
 
 def _recipe_row(run: _Run) -> Statement:
@@ -207,22 +244,22 @@ def _recipe_row(run: _Run) -> Statement:
         parts += [f"{SEED_SPEED_CLAIMS[key].text.split(' makes')[0].split(' is')[0]}: {r['metrics']['ratio']:.2f}x "
                   f"({r['metrics']['variant']} vs {r['metrics']['baseline']})" for r in heads]
     apart = ("the parts, measured apart: " + "; ".join(parts)) if parts else "no part measured apart in this run"
-    rungs = {r["metrics"]["name"]: r["metrics"] for r in run.records("09_decode_ladder", "decode-rung")}
+    rungs = {r.measurement.name: r.measurement for r in read_measurements(DecodeRung, run.dir, "09_decode_ladder")}
     default = rungs.get("generate, eager, dynamic cache")
     recipe = next((m for name, m in rungs.items() if name.startswith("the seed's recipe")), None)
-    if not default or not recipe or recipe["query_s"] is None:
-        why = recipe["note"] if recipe else "notebook 09 has no results in this run's folder"
+    if not default or not recipe or recipe.query_s is None:
+        why = recipe.note if recipe else "notebook 09 has no results in this run's folder"
         return Statement(RECIPE_TEXT, f"{apart}; the recipe as one call: {why}", "not measured as one recipe",
                          "05, 06, 09")
-    per_query = default["query_s"] / recipe["query_s"]
-    per_token = recipe["tokens_per_s"] / default["tokens_per_s"]
+    per_query = default.query_s / recipe.query_s
+    per_token = recipe.tokens_per_s / default.tokens_per_s
     quantized = {}
-    for r in run.records("09_decode_ladder", "recipe-precision"):
-        quantized.setdefault(r["precision"], {})[r["metrics"]["variant"]] = r["metrics"]["query_s"]
+    for r in read_measurements(RecipePrecision, run.dir, "09_decode_ladder"):
+        quantized.setdefault(r.precision, {})[r.measurement.variant] = r.measurement.query_s
     quantized_text = "".join(f"; {get_precision(p).label}: {v['default'] / v[next(k for k in v if k != 'default')]:.2f}x "
                              "per query (nothing compiled: bitsandbytes)" for p, v in quantized.items() if len(v) == 2)
     measured = (f"as one call, BF16: {per_query:.2f}x the seed's defaults per query, {per_token:.2f}x per decoded "
-                f"token ({recipe['note']}){quantized_text}; {apart}")
+                f"token ({recipe.note}){quantized_text}; {apart}")
     outcome = ("refuted: slower than the defaults" if per_query < 0.95 else
                "holds: faster than the defaults" if per_query > 1.05 else "no measurable gain over the defaults")
     return Statement(RECIPE_TEXT, measured, outcome, "05, 06, 09")
@@ -231,26 +268,26 @@ def _recipe_row(run: _Run) -> Statement:
 def _int4_loop_row(run: _Run) -> Statement:
     """INT4 against BF16 once the per-token overhead is gone (notebook 10): beyond the seed's setup, labelled so."""
     text = "INT4 is slower than BF16 (the seed's 0.6-0.9x), once decode's per-token overhead is removed"
-    found = run.records("10_int4_decode", "int4-verdict")
+    found = read_measurements(Int4Verdict, run.dir, "10_int4_decode")
     if not found:
         return run.missing(text, "10_int4_decode")
-    m = found[0]["metrics"]
-    if m.get("device_type") != "cuda":
+    m = found[0].measurement
+    if m.device_type != "cuda":
         return Statement(text, "measured on a CPU, where torchao has no packed INT4 kernel: says nothing about INT4 "
                          "speed", "not measured here", "10")
     return Statement(text, "supporting, narrower than a whole query (a static-cache loop, its step compiled): "
-                     + m["text"], "refuted in the compiled loop: INT4 faster" if m["speedup_vs_bf16"] > 1.05 else
-                     "holds in the compiled loop" if m["speedup_vs_bf16"] < 0.95 else "no difference in the compiled loop",
+                     + m.text, "refuted in the compiled loop: INT4 faster" if m.speedup_vs_bf16 > 1.05 else
+                     "holds in the compiled loop" if m.speedup_vs_bf16 < 0.95 else "no difference in the compiled loop",
                      "10")
 
 
 def _advice_rows(run: _Run) -> list[Statement]:
     """The seed's card advice and its decision tree, from notebook 08's records."""
-    advice = run.records("08_decision", "seed-advice")
-    rows = [Statement(r["metrics"]["seed says"], r["metrics"]["evidence"], r["metrics"]["verdict"], "08") for r in advice]
-    decisions = [r["metrics"] for r in run.records("08_decision", "decision")]
+    advice = [r.measurement for r in read_measurements(SeedAdvice, run.dir, "08_decision")]
+    rows = [Statement(a.says, a.evidence, a.verdict, "08") for a in advice]
+    decisions = [r.measurement for r in read_measurements(TreeDecision, run.dir, "08_decision")]
     if decisions:
-        wrong = sum(not m["seed_pick_fits"] for m in decisions)
+        wrong = sum(not m.seed_pick_fits for m in decisions)
         rows.append(Statement("the seed's decision tree", f"picks a precision that does not fit the card in {wrong} of "
                               f"{len(decisions)} card / image / batch cases (`vlmkit.recommend_precision`: none)",
                               "refuted" if wrong else "holds", "08"))
@@ -282,7 +319,16 @@ def seed_statement_table(run_dir: str | Path) -> str:
 
     Taught in ``notebooks/08_decision.ipynb``.
     """
-    rows = seed_statements(Path(run_dir) / "results")
+    return statement_table(seed_statements(Path(run_dir) / "results"))
+
+
+def statement_table(statements: Sequence[Statement], *, bold_verdicts: bool = False) -> str:
+    """Markdown table of ``statements``: the seed says | measured here | verdict | notebook (verdicts in bold where
+    ``bold_verdicts``, as notebook 08 shows them).
+
+    Taught in ``notebooks/08_decision.ipynb``.
+    """
+    mark = "**" if bold_verdicts else ""
     lines = ["| the seed says | measured here | verdict | notebook |", "| --- | --- | --- | --- |"]
-    lines += [f"| {s.statement} | {s.measured} | {s.verdict} | {s.notebook} |" for s in rows]
+    lines += [f"| {s.statement} | {s.measured} | {mark}{s.verdict}{mark} | {s.notebook} |" for s in statements]
     return "\n".join(lines)
