@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 wheels=.wheelhouse
-[ -d "$wheels" ] || bash ../shared/device/build-wheelhouse.sh "$wheels" torchao==0.18.0
+[ -d "$wheels" ] || bash ../shared/device/build-wheelhouse.sh "$wheels" torchao==0.18.0 markdown-it-py
 plat=(--only-binary=:all: --python-version 3.12 --implementation cp --platform any --platform manylinux2014_x86_64)
 for n in 5 17 24 26 27 28 31 34 35; do plat+=(--platform "manylinux_2_${n}_x86_64"); done
 fast=.wheelhouse-fast/wheels

@@ -209,7 +209,7 @@ def _check_saved(path: Path, name: str, page: Any) -> None:
     assert "Traceback (most recent call last)" not in page.locator(".jp-NotebookPanel").first.text_content()
     widgets = [c.source for c in code for o in c.outputs
                if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert all("widgets.VBox" in source for source in widgets), widgets  # only 08's explorer is a widget
+    assert all("Explorer(" in source for source in widgets), widgets  # only 08's explorer is a widget
     bars = [line for c in code for o in c.outputs if o.output_type == "stream" for line in o.text.splitlines()
             if re.search(r"(?<!\d)\d{1,2}%\|", line)]
     assert not bars, bars  # every progress bar shown as finished text (JupyterLab keeps a line's last state)
@@ -231,27 +231,50 @@ def test_notebook_runs_through_jupyterlab(page, lab, name):  # page first: no se
     _check_saved(saved, name, page)
 
 
-def test_decision_notebook_runs_and_its_explorer_answers_a_changed_card(page, lab):
+def _explorer_numbers(explorer: Any) -> tuple[list[str], list[str]]:
+    """The predicted needs as the explorer's text states them and as its chart's bars are labelled, read off the page."""
+    text, chart = explorer.locator(".widget-html").all()
+    stated = re.findall(r"(?:BF16|INT8|NF4) (\d+\.\d\d GiB)", text.text_content())[:3]
+    drawn = [t.text_content() for t in chart.locator("svg text").all() if t.text_content().endswith(" GiB")]
+    return stated, drawn
+
+
+def test_decision_notebook_runs_and_its_explorer_answers_every_control(page, lab):
     name = "08_decision"
     _check_saved(_run_all(page, lab, name), name, page)
     explorer = page.locator(".widget-vbox", has_text="card GiB").first
     explorer.scroll_into_view_if_needed()
-    answer = explorer.locator(".widget-output")
-    before = answer.text_content()
-    assert "Recommendation:" in before and answer.locator("img").count() == 1  # the words and the bar chart
+    text = explorer.locator(".widget-html").first
+    before = text.text_content()
+    assert "Recommendation:" in before and explorer.locator("svg").count() == 1  # the words and one chart
+    stated, drawn = _explorer_numbers(explorer)
+    assert stated == drawn and len(drawn) == 3, (stated, drawn)
     explorer.screenshot(path=str(SHOTS / f"{name}-explorer-12GiB.png"))
-    readout = explorer.locator(".widget-hslider", has_text="card GiB").locator(".widget-readout")
-    readout.click()
-    page.keyboard.press("Control+a")
-    page.keyboard.type("24")
-    page.keyboard.press("Enter")
-    started = time.perf_counter()
-    while "24.00 GiB" not in answer.text_content():
-        assert time.perf_counter() - started < 60, f"the explorer did not answer a 24 GiB card: {answer.text_content()}"
-        time.sleep(0.5)
-    TIMES[f"{name} explorer answer"] = time.perf_counter() - started
-    assert "12.00 GiB" in before and "12.00 GiB" not in answer.text_content()  # recomputed for the new card
-    explorer.screenshot(path=str(SHOTS / f"{name}-explorer-24GiB.png"))
+
+    def type_into(label: str, value: str) -> None:
+        readout = explorer.locator(".widget-slider", has_text=label).locator(".widget-readout")
+        readout.click()
+        page.keyboard.press("Control+a")
+        page.keyboard.type(value)
+        page.keyboard.press("Enter")
+
+    changes = [("card", lambda: type_into("card GiB", "24")), ("batch", lambda: type_into("batch", "4")),
+               ("models", lambda: type_into("models", "2")),
+               ("image", lambda: explorer.locator("select").select_option("1792")),
+               ("priority", lambda: explorer.locator("button", has_text="memory").click())]
+    for what, change in changes:
+        shown = text.text_content()
+        change()
+        started = time.perf_counter()
+        while text.text_content() == shown:
+            assert time.perf_counter() - started < 60, f"the explorer did not answer a changed {what}"
+            time.sleep(0.5)
+        time.sleep(0.5)  # the chart is replaced in the same update
+        stated, drawn = _explorer_numbers(explorer)
+        assert stated == drawn and len(drawn) == 3, (what, stated, drawn)  # the bars say what the text says
+        TIMES[f"{name} explorer answer ({what})"] = time.perf_counter() - started
+    assert "24.00 GiB" in text.text_content() and "12.00 GiB" not in text.text_content()
+    explorer.screenshot(path=str(SHOTS / f"{name}-explorer-changed.png"))
     _screenshots(page, name)
 
 

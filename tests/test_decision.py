@@ -260,3 +260,22 @@ def test_both_trees_are_asked_about_every_card_image_and_batch(tmp_path):
         rec = recommend_precision(MODEL, card, image_size=448, batch_size=batch, priority="speed")
         assert d.measurement.recommendation == rec.as_dict() and d.precision == rec.precision
         assert d.shapes == {"card_gib": card, "image": [448, 448], "batch": batch} and d.repeats == 0
+
+
+def test_the_explorer_redraws_its_one_chart_from_the_same_answer_as_its_text():
+    import re
+
+    from vlmkit.planning.explorer import Explorer
+
+    explorer = Explorer("qwen3-vl-8b")
+    for name, value in (("vram_gib", 24.0), ("image_size", 1792), ("batch_size", 4), ("models", 2),
+                        ("priority", "memory")):
+        explorer.controls[name].value = value  # each control, as a learner moves it
+        text_needs = re.findall(r"(?:BF16|INT8|NF4) (\d+\.\d\d GiB)", explorer.text.value)[:3]
+        bar_labels = re.findall(r">(\d+\.\d\d GiB)<", explorer.chart.value)
+        assert bar_labels == text_needs and len(bar_labels) == 3, (name, bar_labels, text_needs)
+        assert explorer.view == explorer_view("qwen3-vl-8b", **explorer.values())
+    assert "24.00 GiB card" in explorer.text.value or "of 24.00 GiB" in explorer.text.value
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "static copy" in bundle["text/html"] and "<svg" in bundle["text/html"]  # a viewer without widgets

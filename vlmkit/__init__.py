@@ -25,6 +25,9 @@ from importlib.util import find_spec
 # torchao (installed for notebook 10, and imported by transformers wherever it is installed) registers two Enum
 # types with torch.compile, which logs a deprecation warning for each: noise in every notebook's first output.
 logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
+# bitsandbytes, on a CPU with AVX512-BF16, tries to fetch a faster 4-bit kernel from the Hugging Face kernels hub when
+# it is imported, and warns when it cannot (no `kernels` package, no hub here); it then uses its own CPU kernel.
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 from vlmkit import (  # noqa: E402
     bench,
