@@ -1,7 +1,8 @@
 """Benchmarks of a model on this machine: the standard query, the roofline, one Linear layer, the decode ladder,
 bandwidth at 72B scale.
 
-- ``query``: the book's standard query (image size, answer length) headline verdicts are judged on.
+- ``query``: the book's standard query (image size, answer length) headline verdicts are judged on, and its model.
+- ``compile_variants``: every generation variant in every precision, and the recompile lesson (notebook 05).
 - ``roofline``: the device's measured ceilings and where a layer or a phase falls under them.
 - ``linear_layers``: one Linear layer in every precision, and which path bitsandbytes takes.
 - ``decode_ladder``: the same answer decoded on rungs that remove more and more per-token overhead.
@@ -14,6 +15,16 @@ from vlmkit.core.lazy import lazy_exports
 
 #: Each public name of this room and the module that defines it (loaded on first use).
 _EXPORTS = {
+    "CompileLessonRun": "compile_variants",
+    "CompileSettings": "compile_variants",
+    "CompileVariants": "compile_variants",
+    "LESSON_BACKENDS": "compile_variants",
+    "PrecisionOutcome": "compile_variants",
+    "compile_settings": "compile_variants",
+    "compile_variants": "compile_variants",
+    "measure_compile_variants": "compile_variants",
+    "plot_compile_variants": "compile_variants",
+    "run_compile_lesson": "compile_variants",
     "DecodeBound": "bandwidth_scaling",
     "HEADROOM_BYTES": "bandwidth_scaling",
     "bandwidth_scaling": "bandwidth_scaling",
@@ -40,6 +51,7 @@ _EXPORTS = {
     "unaligned_4bit_layers": "linear_layers",
     "QuerySetup": "query",
     "query": "query",
+    "resolve_model": "query",
     "standard_query": "query",
     "BLOCKSIZE_4BIT": "roofline",
     "Ceilings": "roofline",

@@ -35,9 +35,10 @@ from vlmkit.models.architectures import get_spec
 from vlmkit.models.attention_backends import SDPA_BACKENDS
 from vlmkit.models.precisions import get_precision
 from vlmkit.planning.planner import plan_memory
-from vlmkit.planning.recommend import CANDIDATES, recommend_precision
+from vlmkit.planning.recommend import CANDIDATES, COMPILED_VARIANT, EAGER_VARIANT, recommend_precision
 from vlmkit.planning.seed_tree import seed_tree
 from vlmkit.runtime.environment import CAPABILITIES_EXPERIMENT
+from vlmkit.runtime.generation_variants import CompileVariantRun
 from vlmkit.verdicts.claims import SEED_QUALITY_CLAIMS, SEED_SPEED_CLAIMS
 from vlmkit.verdicts.quality import mcnemar_exact
 from vlmkit.verdicts.rules import speed_verdict, verdict
@@ -380,9 +381,9 @@ def check_compile_headline(ratio: float | None, outcome: str | None) -> None:
             hint="compare the record's spread (low, high) with the claimed range (claimed)")
 
 
-def _compile_variant(variant: str) -> dict[str, Any]:
-    return _only(reference_records("05_compile", "compile-variant"), "compile-variant", precision="bf16",
-                 variant=variant)["metrics"]
+def _compile_variant(variant: str) -> CompileVariantRun:
+    return CompileVariantRun.from_metrics(_only(reference_records("05_compile", CompileVariantRun.EXPERIMENT),
+                                                CompileVariantRun.EXPERIMENT, precision="bf16", variant=variant)["metrics"])
 
 
 def check_compile_break_even(queries: int | None) -> None:
@@ -390,9 +391,9 @@ def check_compile_break_even(queries: int | None) -> None:
 
     Taught in ``notebooks/05_compile.ipynb``.
     """
-    eager, compiled = _compile_variant("eager, dynamic cache"), _compile_variant("static cache + transformers' compile")
-    expected = break_even_queries(eager["warm-up (s)"], eager["whole query (ms)"] / 1e3,
-                                  compiled["warm-up (s)"], compiled["whole query (ms)"] / 1e3)
+    eager, compiled = _compile_variant(EAGER_VARIANT), _compile_variant(COMPILED_VARIANT)
+    expected = break_even_queries(eager.warm_up_s, eager.whole_query_ms / 1e3,
+                                  compiled.warm_up_s, compiled.whole_query_ms / 1e3)
     _count("COMPILE_BREAK_EVEN_QUERIES", queries, expected,
            what="vlmkit.book.exercises.break_even_queries of the two variants' warm-up and steady-state query",
            hint="n queries take warm-up + (n - 1) x steady query; find the smallest n where the compiled total is "

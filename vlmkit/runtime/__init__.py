@@ -2,7 +2,7 @@
 
 - ``inference``: ``VLMInference`` (``ask``, ``follow_up``, batches), with per-call stats and the load report.
 - ``compilation``: what TorchDynamo compiled during a call, and the compile caches.
-- ``generation_variants``: dynamic or static cache, eager or compiled, set up on one loaded model.
+- ``generation_variants``: dynamic or static cache, eager or compiled, set up on one loaded model, and its records.
 - ``decode_loop``: greedy decoding on a static cache with one token step compiled whole.
 - ``attention``: switching attention implementations and SDPA backends on a running model.
 - ``kv_cache``: what a conversation's cache holds and a follow-up with and without it.
@@ -45,9 +45,15 @@ _EXPORTS = {
     "readable_versions": "environment",
     "record_capabilities": "environment",
     "tf32_status": "environment",
+    "CompileLesson": "generation_variants",
+    "CompileVariantFailure": "generation_variants",
+    "CompileVariantRun": "generation_variants",
     "EagerForwards": "generation_variants",
     "GenerationVariant": "generation_variants",
     "VARIANTS": "generation_variants",
+    "VariantQueries": "generation_variants",
+    "VariantRow": "generation_variants",
+    "ask_as_variant": "generation_variants",
     "generation_variants": "generation_variants",
     "use_variant": "generation_variants",
     "Answer": "inference",
