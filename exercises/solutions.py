@@ -31,7 +31,7 @@ from vlmkit.models.architectures import get_spec
 from vlmkit.planning.planner import plan_memory
 from vlmkit.planning.recommend import COMPILED_VARIANT, EAGER_VARIANT, recommend_precision
 from vlmkit.planning.seed_tree import seed_tree
-from vlmkit.runtime.attention import eager_score_bytes
+from vlmkit.runtime.attention import AttentionRefusal, eager_score_bytes
 from vlmkit.runtime.generation_variants import CompileVariantRun
 from vlmkit.verdicts.claims import SEED_QUALITY_CLAIMS, SEED_SPEED_CLAIMS
 from vlmkit.verdicts.quality import mcnemar_exact
@@ -135,10 +135,11 @@ def _attention() -> dict[str, Any]:
     text, vision = get_spec("qwen3-vl-8b").text, get_spec("qwen3-vl-8b").vision
     patches = (1344 // vision["patch_size"]) ** 2
     scores = vision["num_heads"] * patches**2 * eager_score_bytes(torch.bfloat16, torch.device("cuda"))
-    runs = reference_records("06_attention", "attention")
-    ran = {r["metrics"]["variant"] for r in runs if not r["metrics"].get("unavailable")}
+    runs = [AttentionRefusal.from_metrics(r["metrics"])
+            for r in reference_records("06_attention", AttentionRefusal.EXPERIMENT)]
+    ran = {r.variant for r in runs if not r.unavailable}
     return {"CPU_SDPA_BACKEND": sdpa_backend_that_runs(),
-            "H200_REFUSED_VARIANTS": sorted({r["metrics"]["variant"] for r in runs} - ran),
+            "H200_REFUSED_VARIANTS": sorted({r.variant for r in runs} - ran),
             "QUERY_HEADS_PER_KV_HEAD": text["num_attention_heads"] // text["num_key_value_heads"],
             "EAGER_VISION_SCORES_GIB": scores / GIB}
 

@@ -2,11 +2,12 @@
 bandwidth at 72B scale.
 
 - ``query``: the book's standard query (image size, answer length) headline verdicts are judged on, and its model.
-- ``compile_variants``: every generation variant in every precision, and the recompile lesson (notebook 05).
 - ``roofline``: the device's measured ceilings and where a layer or a phase falls under them.
 - ``linear_layers``: one Linear layer in every precision, and which path bitsandbytes takes.
 - ``decode_ladder``: the same answer decoded on rungs that remove more and more per-token overhead.
 - ``bandwidth_scaling``: is a whole query memory bound at 8B and at a 72B shape?
+- ``compile_variants``: every generation variant in every precision, and the recompile lesson (notebook 05).
+- ``attention_sweep``: every attention variant at every image size (notebook 06).
 
 Imports the rooms below it (core, measure, models, runtime). Taught in notebooks 03, 08, 09 and 10.
 """
@@ -15,6 +16,13 @@ from vlmkit.core.lazy import lazy_exports
 
 #: Each public name of this room and the module that defines it (loaded on first use).
 _EXPORTS = {
+    "AttentionSettings": "attention_sweep",
+    "AttentionSweep": "attention_sweep",
+    "EAGER": "attention_sweep",
+    "SDPA_PICKS": "attention_sweep",
+    "attention_settings": "attention_sweep",
+    "attention_sweep": "attention_sweep",
+    "sweep_attention": "attention_sweep",
     "CompileLessonRun": "compile_variants",
     "CompileSettings": "compile_variants",
     "CompileVariants": "compile_variants",

@@ -37,6 +37,7 @@ from vlmkit.models.precisions import get_precision
 from vlmkit.planning.planner import plan_memory
 from vlmkit.planning.recommend import CANDIDATES, COMPILED_VARIANT, EAGER_VARIANT, recommend_precision
 from vlmkit.planning.seed_tree import seed_tree
+from vlmkit.runtime.attention import AttentionRefusal
 from vlmkit.runtime.environment import CAPABILITIES_EXPERIMENT
 from vlmkit.runtime.generation_variants import CompileVariantRun
 from vlmkit.verdicts.claims import SEED_QUALITY_CLAIMS, SEED_SPEED_CLAIMS
@@ -382,8 +383,9 @@ def check_compile_headline(ratio: float | None, outcome: str | None) -> None:
 
 
 def _compile_variant(variant: str) -> CompileVariantRun:
-    return CompileVariantRun.from_metrics(_only(reference_records("05_compile", CompileVariantRun.EXPERIMENT),
-                                                CompileVariantRun.EXPERIMENT, precision="bf16", variant=variant)["metrics"])
+    record = _only(reference_records("05_compile", CompileVariantRun.EXPERIMENT), CompileVariantRun.EXPERIMENT,
+                   precision="bf16", variant=variant)
+    return CompileVariantRun.from_metrics(record["metrics"])
 
 
 def check_compile_break_even(queries: int | None) -> None:
@@ -428,9 +430,10 @@ def check_gqa_refusal(refused: Collection[str] | None, heads_per_kv_head: int | 
 
     Taught in ``notebooks/06_attention.ipynb``.
     """
-    runs = reference_records("06_attention", "attention")
-    variants = {r["metrics"]["variant"] for r in runs}
-    ran = {r["metrics"]["variant"] for r in runs if not r["metrics"].get("unavailable")}
+    runs = [AttentionRefusal.from_metrics(r["metrics"])
+            for r in reference_records("06_attention", AttentionRefusal.EXPERIMENT)]
+    variants = {r.variant for r in runs}
+    ran = {r.variant for r in runs if not r.unavailable}
     expected = variants - ran
     _names("H200_REFUSED_VARIANTS", refused, expected, allowed=variants,
            what="variants whose every 'attention' record on the H200 is 'unavailable'",

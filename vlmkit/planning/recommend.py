@@ -26,6 +26,7 @@ from vlmkit.planning.planner import (
     reference_cuda_context_bytes,
 )
 from vlmkit.planning.seed_tree import check_card_question
+from vlmkit.runtime.attention import AttentionTiming
 from vlmkit.runtime.generation_variants import VARIANTS, CompileVariantRun
 
 #: The precisions both trees choose from, highest precision first (the order "quality" prefers).
@@ -168,9 +169,9 @@ def _attention(results: Path, model: str) -> tuple[list[Evidence], str]:
     runs: dict[int, dict[str, float]] = {}
     run_id = ""
     for r in latest_run(load_records(path)):
-        m = r["metrics"]
-        if r["experiment"] == "attention" and r["model"] == model and m.get("whole query (ms)"):
-            runs.setdefault(m["image"], {})[m["variant"]] = m["whole query (ms)"]
+        m = AttentionTiming.from_record(r)
+        if m is not None and r["model"] == model and m.whole_query_ms:
+            runs.setdefault(m.image, {})[m.variant] = m.whole_query_ms
             run_id = r["run_id"]
     ratios = {image: v[SDPA_VARIANT] / v[FLASH_VARIANT] for image, v in runs.items()
               if SDPA_VARIANT in v and FLASH_VARIANT in v}

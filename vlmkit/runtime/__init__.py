@@ -4,7 +4,7 @@
 - ``compilation``: what TorchDynamo compiled during a call, and the compile caches.
 - ``generation_variants``: dynamic or static cache, eager or compiled, set up on one loaded model, and its records.
 - ``decode_loop``: greedy decoding on a static cache with one token step compiled whole.
-- ``attention``: switching attention implementations and SDPA backends on a running model.
+- ``attention``: switching attention implementations and SDPA backends on a running model, and its records.
 - ``kv_cache``: what a conversation's cache holds and a follow-up with and without it.
 - ``tf32``, ``transfers``: TF32 matmuls and pinned, non-blocking copies, switched and timed.
 - ``environment``: what this machine can run (SDPA backends, TF32, versions).
@@ -16,6 +16,8 @@ from vlmkit.core.lazy import lazy_exports
 
 #: Each public name of this room and the module that defines it (loaded on first use).
 _EXPORTS = {
+    "AttentionRefusal": "attention",
+    "AttentionTiming": "attention",
     "AttentionVariant": "attention",
     "EagerScores": "attention",
     "attention": "attention",
