@@ -8,8 +8,9 @@ bandwidth at 72B scale.
 - ``bandwidth_scaling``: is a whole query memory bound at 8B and at a 72B shape?
 - ``compile_variants``: every generation variant in every precision, and the recompile lesson (notebook 05).
 - ``attention_sweep``: every attention variant at every image size (notebook 06).
+- ``tf32_transfers``: TF32 off and on (float32 kernels, whole queries) and host-to-GPU copies (notebook 07).
 
-Imports the rooms below it (core, measure, models, runtime). Taught in notebooks 03, 08, 09 and 10.
+Imports the rooms below it (core, measure, models, runtime). Taught in notebooks 03 and 05-10.
 """
 
 from vlmkit.core.lazy import lazy_exports
@@ -74,6 +75,18 @@ _EXPORTS = {
     "measure_ceilings": "roofline",
     "roofline": "roofline",
     "weight_bytes": "roofline",
+    "CopyTiming": "tf32_transfers",
+    "Float32Kernels": "tf32_transfers",
+    "KernelTiming": "tf32_transfers",
+    "TF32Settings": "tf32_transfers",
+    "TF32Timing": "tf32_transfers",
+    "Transfers": "tf32_transfers",
+    "tf32_queries": "tf32_transfers",
+    "tf32_settings": "tf32_transfers",
+    "tf32_transfers": "tf32_transfers",
+    "tf32_transfers_explanation": "tf32_transfers",
+    "time_float32_kernels": "tf32_transfers",
+    "time_transfers": "tf32_transfers",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)

@@ -72,6 +72,7 @@ _EXPORTS = {
     "tf32_switches": "tf32",
     "time_tf32_off_on": "tf32",
     "copy_and_answer": "transfers",
+    "pinned_copies_unavailable": "transfers",
     "time_copy": "transfers",
     "transfers": "transfers",
 }
