@@ -26,7 +26,8 @@ def test_settings_resolve_auto_to_the_cpu_defaults_and_refuse_unknown_variants(t
 
 
 def test_the_sweep_records_timings_and_refusals_and_reads_them_back(tiny_checkpoint, tmp_path):
-    settings = attention_settings("cpu", "auto", "bf16", "64", 2, "eager,sdpa (PyTorch picks),sdpa: flash,sdpa: cudnn", 1)
+    chosen = "eager,sdpa (PyTorch picks),sdpa: flash,sdpa: cudnn"
+    settings = attention_settings("cpu", "auto", "bf16", "64", 2, chosen, 1)
     vlm = VLMInference.from_loaded(load_model(settings.model, "bf16", device="cpu"))
     store = ResultsStore("06_attention", tmp_path, "cpu")
     sweep = sweep_attention(vlm, settings, store)

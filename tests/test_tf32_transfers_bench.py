@@ -52,17 +52,20 @@ def test_kernels_and_queries_are_timed_off_and_on_and_explained(settings, vlm):
     parts = tf32_queries(vlm, settings, "bf16")
     assert [p.role for p in parts] == ["headline", "supporting", "supporting"]
     assert parts[0].what == "BF16 model, whole query, ms per query (64 px image, 8-token answer)"
-    assert all(len(p.off.samples) == len(p.on.samples) == 1 for p in parts) and tf32_switches() == settings.switches_at_start
+    assert all(len(p.off.samples) == len(p.on.samples) == 1 for p in parts)
+    assert tf32_switches() == settings.switches_at_start
     records = [{"experiment": "speed-claim", "metrics": {"what": t.what, "verdict": "inconclusive"}}
                for t in [kernels.matmul, kernels.matvec, *parts]]
+    timings = [kernels.matmul, kernels.matvec, *parts]
     text = render("07_tf32_transfers/what_the_numbers_say",
-                  **tf32_transfers_explanation(settings, [kernels.matmul, kernels.matvec, *parts], kernels, None, records))
+                  **tf32_transfers_explanation(settings, timings, kernels, None, records))
     assert text.startswith("- This cpu has no TF32 tensor cores") and "**inconclusive**" in text
     assert "Headline, transfers" not in text
 
 
 def test_copies_need_cuda_and_their_timings_add_up(settings, vlm):
-    assert "CUDA" in pinned_copies_unavailable(torch.device("cpu")) and pinned_copies_unavailable(torch.device("cuda")) is None
+    assert "CUDA" in pinned_copies_unavailable(torch.device("cpu"))
+    assert pinned_copies_unavailable(torch.device("cuda")) is None
     with pytest.raises(BackendUnavailableError, match="CUDA"):
         time_transfers(vlm, settings)
     ms = lambda *s: TimingStats(tuple(x / 1e3 for x in s), 0)  # noqa: E731

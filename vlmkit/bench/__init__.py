@@ -19,8 +19,6 @@ from vlmkit.core.lazy import lazy_exports
 _EXPORTS = {
     "AttentionSettings": "attention_sweep",
     "AttentionSweep": "attention_sweep",
-    "EAGER": "attention_sweep",
-    "SDPA_PICKS": "attention_sweep",
     "attention_settings": "attention_sweep",
     "attention_sweep": "attention_sweep",
     "sweep_attention": "attention_sweep",

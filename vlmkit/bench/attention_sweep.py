@@ -28,6 +28,8 @@ from vlmkit.measure.records import ResultsStore
 from vlmkit.measure.timing import time_interleaved
 from vlmkit.models.precisions import Precision, get_precision
 from vlmkit.runtime.attention import (
+    EAGER_ATTENTION,
+    SDPA_PICKS,
     AttentionRefusal,
     AttentionTiming,
     AttentionVariant,
@@ -41,8 +43,8 @@ from vlmkit.runtime.attention import (
 )
 from vlmkit.runtime.inference import CallStats, VLMInference
 
-#: The two baselines the flash kernel is judged against: transformers' eager attention and its default.
-EAGER, SDPA_PICKS = "eager", "sdpa (PyTorch picks)"
+#: The names of the flash kernel's two baselines.
+EAGER, SDPA = EAGER_ATTENTION.name, SDPA_PICKS.name
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,8 @@ class AttentionSweep:
 
     def get(self, side: int, variant: str) -> AttentionTiming | None:
         """``variant`` (a name) at ``side`` px, or ``None`` where it did not run."""
-        return next((m for s, m in self.outcomes if s == side and isinstance(m, AttentionTiming) and m.variant == variant),
-                    None)
+        return next((m for s, m in self.outcomes
+                     if s == side and isinstance(m, AttentionTiming) and m.variant == variant), None)
 
     def rows(self) -> list[dict[str, Any]]:
         """The sweep table: a timing's row, or a refusal's image, variant and reason."""
@@ -154,12 +156,13 @@ class AttentionSweep:
         values: dict[str, Any] = {"flash": flash, "new_tokens": s.new_tokens, "large": large, "whole": None,
                                   "prefill": None, "memory": None, "decode": None, "picks": None,
                                   "unavailable": self.refusals()}
-        if all(ms(book, v, "whole_query_ms") for v in (EAGER, SDPA_PICKS, flash)):
+        if all(ms(book, v, "whole_query_ms") for v in (EAGER, SDPA, flash)):
             values["whole"] = {"query": QuerySetup(book, s.new_tokens).describe(),
                                "tokens": self.scores[book].visual_tokens,
-                               **{k: ms(book, v, "whole_query_ms") for k, v in (("eager", EAGER), ("sdpa", SDPA_PICKS),
+                               **{k: ms(book, v, "whole_query_ms") for k, v in (("eager", EAGER), ("sdpa", SDPA),
                                                                                   ("flash", flash))},
-                               "eager_prefill": ms(book, EAGER, "prefill_ms"), "flash_prefill": ms(book, flash, "prefill_ms")}
+                               "eager_prefill": ms(book, EAGER, "prefill_ms"),
+                               "flash_prefill": ms(book, flash, "prefill_ms")}
         if ms(small, flash, "prefill_ms") is not None and ms(large, flash, "prefill_ms") is not None:
             sizes = [{"eager": ms(x, EAGER, "prefill_ms"), "flash": ms(x, flash, "prefill_ms"),
                       "tokens": self.scores[x].visual_tokens,
@@ -181,8 +184,8 @@ class AttentionSweep:
             eager, fused = ms(large, EAGER, "decode_ms_per_token"), ms(large, flash, "decode_ms_per_token")
             values["decode"] = {"eager": eager, "flash": fused, "ratio": eager / fused,
                                 "tokens": self.scores[large].visual_tokens}
-        picks = [ms(x, SDPA_PICKS, "prefill_ms") / ms(x, flash, "prefill_ms") for x in s.sides
-                 if ms(x, SDPA_PICKS, "prefill_ms") and ms(x, flash, "prefill_ms")]
+        picks = [ms(x, SDPA, "prefill_ms") / ms(x, flash, "prefill_ms") for x in s.sides
+                 if ms(x, SDPA, "prefill_ms") and ms(x, flash, "prefill_ms")]
         if picks:
             values["picks"] = {"low": min(picks), "high": max(picks)}
         return values

@@ -173,7 +173,8 @@ def time_float32_kernels(settings: TF32Settings) -> Float32Kernels:
                         flops=2 * size**3 / matmul.off.median, dtype="float32",
                         samples=min(len(copy_timing.samples), settings.repeats))
     flops, moved = linear_cost(get_precision("fp32"), 1, vec_size, vec_size)
-    bound = {mode: classify_phase(flops, moved, t.median, ceilings) for mode, t in (("off", matvec.off), ("on", matvec.on))}
+    bound = {mode: classify_phase(flops, moved, t.median, ceilings)
+             for mode, t in (("off", matvec.off), ("on", matvec.on))}
     return Float32Kernels(matmul, matvec, ceilings, bound)
 
 
@@ -313,10 +314,11 @@ def tf32_transfers_explanation(settings: TF32Settings, timings: list[TF32Timing]
         headlines.append({"name": name, "bf16": precision == "bf16", "whole": whole, "verdict": verdict_of[whole.what],
                           "prefill": by[f"{name} model, prefill ({described})"].speedup.ratio,
                           "decode": by[f"{name} model, decode, per token ({described})"].speedup.ratio})
+    bound = kernels.matvec_bound["off"]
     values = {"device_type": settings.device.type, "has_tf32": settings.has_tf32, "query": described,
               "headlines": headlines, "size": settings.matmul_size, "vec_size": settings.matvec_size,
               "matmul": kernels.matmul, "matvec": kernels.matvec, "ridge": kernels.ceilings.ridge_intensity,
-              "bound": kernels.matvec_bound["off"], "bound_text": kernels.matvec_bound["off"].describe(kernels.ceilings),
+              "bound": bound, "bound_text": bound.describe(kernels.ceilings),
               "on_share": kernels.matvec_bound["on"].bandwidth_share, "transfers": None}
     if transfers is not None:
         last = transfers.copies[-1]

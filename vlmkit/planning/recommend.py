@@ -26,7 +26,7 @@ from vlmkit.planning.planner import (
     reference_cuda_context_bytes,
 )
 from vlmkit.planning.seed_tree import check_card_question
-from vlmkit.runtime.attention import AttentionTiming
+from vlmkit.runtime.attention import SDPA_PICKS, AttentionTiming
 from vlmkit.runtime.generation_variants import VARIANTS, CompileVariantRun
 
 #: The precisions both trees choose from, highest precision first (the order "quality" prefers).
@@ -44,7 +44,7 @@ EAGER_VARIANT = VARIANTS[0].name
 
 
 #: Notebook 06's variants for SDPA's own choice of kernel and for its flash kernel.
-SDPA_VARIANT, FLASH_VARIANT = "sdpa (PyTorch picks)", "sdpa: flash"
+SDPA_VARIANT, FLASH_VARIANT = SDPA_PICKS.name, "sdpa: flash"
 
 
 # --- the evidence tree ----------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ _EXPORTS = {
     "AttentionRefusal": "attention",
     "AttentionTiming": "attention",
     "AttentionVariant": "attention",
+    "EAGER_ATTENTION": "attention",
+    "SDPA_PICKS": "attention",
     "EagerScores": "attention",
     "attention": "attention",
     "attention_variants": "attention",

@@ -43,12 +43,17 @@ class AttentionVariant:
     sdpa_backend: str | None = None  # a key of :data:`SDPA_BACKENDS`
 
 
+#: The flash kernel's two baselines: transformers' eager attention, and SDPA as PyTorch picks its kernel (the default).
+EAGER_ATTENTION = AttentionVariant("eager", "eager")
+SDPA_PICKS = AttentionVariant("sdpa (PyTorch picks)", "sdpa")
+
+
 def attention_variants(device: torch.device) -> tuple[list[AttentionVariant], dict[str, str]]:
     """The variants to measure on ``device``, and the flash-attn packages left out with transformers' reason.
 
     Taught in ``notebooks/06_attention.ipynb``.
     """
-    variants = [AttentionVariant("eager", "eager"), AttentionVariant("sdpa (PyTorch picks)", "sdpa")]
+    variants = [EAGER_ATTENTION, SDPA_PICKS]
     variants += [AttentionVariant(f"sdpa: {b}", "sdpa", b) for b in SDPA_BACKENDS]
     left_out = {}
     for implementation, (label, _) in FLASH_ATTN_PACKAGES.items():

@@ -148,7 +148,8 @@ class VariantRow(Measurement):
 
 def _row_values(queries: VariantQueries, precision: str, variant: GenerationVariant, note: str) -> dict[str, Any]:
     samples = queries.samples()
-    return dict(precision=precision, variant=variant.name, compiled_graphs=queries.warm_up.graphs + queries.steady.graphs,
+    return dict(precision=precision, variant=variant.name,
+                compiled_graphs=queries.warm_up.graphs + queries.steady.graphs,
                 recompiles=len(queries.warm_up.recompiles) + len(queries.steady.recompiles),
                 warm_up_s=queries.warm.total_s, whole_query_ms=_median_ms(samples["total_s"]),
                 prefill_ms=_median_ms(samples["prefill_s"]), decode_ms_per_token=_median_ms(samples["decode_s"]),
