@@ -33,9 +33,14 @@ from vlmkit.core.formatting import GIB
 from vlmkit.models.architectures import get_spec
 from vlmkit.models.loading import LoadMeasurement
 from vlmkit.planning.planner import plan_memory
-from vlmkit.planning.recommend import recommend_precision
+from vlmkit.planning.recommend import (
+    COMPILED_VARIANT,
+    EAGER_VARIANT,
+    recommend_precision,
+)
 from vlmkit.planning.seed_tree import seed_tree
-from vlmkit.runtime.attention import eager_score_bytes
+from vlmkit.runtime.attention import AttentionRefusal, eager_score_bytes
+from vlmkit.runtime.generation_variants import CompileVariantRun
 from vlmkit.runtime.kv_cache import KVCacheClaimMeasurement
 from vlmkit.verdicts.claims import SEED_QUALITY_CLAIMS, SEED_SPEED_CLAIMS
 from vlmkit.verdicts.quality import PairedAccuracyMeasurement, mcnemar_exact
@@ -128,23 +133,24 @@ def _kv_cache() -> dict[str, Any]:
 def _compile() -> dict[str, Any]:
     headline = [r["metrics"] for r in reference_records("05_compile", "speed-claim")
                 if r["metrics"]["role"] == "headline" and r["precision"] == "bf16"][0]
-    variants = {r["metrics"]["variant"]: r["metrics"] for r in reference_records("05_compile", "compile-variant")
-                if r["precision"] == "bf16"}
-    eager, compiled = variants["eager, dynamic cache"], variants["static cache + transformers' compile"]
+    variants = {m.variant: m for r in reference_records("05_compile", CompileVariantRun.EXPERIMENT)
+                if r["precision"] == "bf16" and (m := CompileVariantRun.from_record(r))}
+    eager, compiled = variants[EAGER_VARIANT], variants[COMPILED_VARIANT]
     return {"COMPILE_SPEEDUP": headline["ratio"],
             "COMPILE_VERDICT": speed_verdict(headline["low"], headline["high"], headline["claimed"]),
-            "COMPILE_BREAK_EVEN_QUERIES": _first_fit(eager["warm-up (s)"], eager["whole query (ms)"] / 1e3,
-                                                     compiled["warm-up (s)"], compiled["whole query (ms)"] / 1e3)}
+            "COMPILE_BREAK_EVEN_QUERIES": _first_fit(eager.warm_up_s, eager.whole_query_ms / 1e3,
+                                                     compiled.warm_up_s, compiled.whole_query_ms / 1e3)}
 
 
 def _attention() -> dict[str, Any]:
     text, vision = get_spec("qwen3-vl-8b").text, get_spec("qwen3-vl-8b").vision
     patches = (1344 // vision["patch_size"]) ** 2
     scores = vision["num_heads"] * patches**2 * eager_score_bytes(torch.bfloat16, torch.device("cuda"))
-    runs = reference_records("06_attention", "attention")
-    ran = {r["metrics"]["variant"] for r in runs if not r["metrics"].get("unavailable")}
+    runs = [AttentionRefusal.from_metrics(r["metrics"])
+            for r in reference_records("06_attention", AttentionRefusal.EXPERIMENT)]
+    ran = {r.variant for r in runs if not r.unavailable}
     return {"CPU_SDPA_BACKEND": sdpa_backend_that_runs(),
-            "H200_REFUSED_VARIANTS": sorted({r["metrics"]["variant"] for r in runs} - ran),
+            "H200_REFUSED_VARIANTS": sorted({r.variant for r in runs} - ran),
             "QUERY_HEADS_PER_KV_HEAD": text["num_attention_heads"] // text["num_key_value_heads"],
             "EAGER_VISION_SCORES_GIB": scores / GIB}
 

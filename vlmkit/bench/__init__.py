@@ -1,21 +1,31 @@
 """Benchmarks of a model on this machine: the standard query, the roofline, one Linear layer, the decode ladder,
 bandwidth at 72B scale.
 
-- ``query``: the book's standard query (image size, answer length) headline verdicts are judged on.
+- ``query``: the book's standard query (image size, answer length) headline verdicts are judged on, and its model.
 - ``roofline``: the device's measured ceilings and where a layer or a phase falls under them.
 - ``linear_layers``: one Linear layer in every precision, and which path bitsandbytes takes.
 - ``model_speed``: the whole model per precision (query, prefill, decode, kernel time) and its phases on the roofline.
 - ``dequantization``: notebook 03's settings per device, and the whole model timed in each precision.
 - ``decode_ladder``: the same answer decoded on rungs that remove more and more per-token overhead.
 - ``bandwidth_scaling``: is a whole query memory bound at 8B and at a 72B shape?
+- ``compile_variants``: every generation variant in every precision, and the recompile lesson (notebook 05).
+- ``attention_sweep``: every attention variant at every image size (notebook 06).
+- ``tf32_transfers``: TF32 off and on (float32 kernels, whole queries) and host-to-GPU copies (notebook 07).
 
-Imports the rooms below it (core, measure, models, runtime). Taught in notebooks 03, 08, 09 and 10.
+Imports the rooms below it (core, measure, models, runtime). Taught in notebooks 03 and 05-10.
 """
 
 from vlmkit.core.lazy import lazy_exports
 
 #: Each public name of this room and the module that defines it (loaded on first use).
 _EXPORTS = {
+    "AttentionSettings": "attention_sweep",
+    "AttentionSweep": "attention_sweep",
+    "EAGER": "attention_sweep",
+    "SDPA": "attention_sweep",
+    "attention_settings": "attention_sweep",
+    "attention_sweep": "attention_sweep",
+    "sweep_attention": "attention_sweep",
     "BANDWIDTH_CLAIM_TEXT": "bandwidth_scaling",
     "BandwidthBound": "bandwidth_scaling",
     "BandwidthClaim": "bandwidth_scaling",
@@ -28,6 +38,16 @@ _EXPORTS = {
     "layer_bytes": "bandwidth_scaling",
     "measure_bandwidth_scaling": "bandwidth_scaling",
     "measure_decode_bound": "bandwidth_scaling",
+    "CompileLessonRun": "compile_variants",
+    "CompileSettings": "compile_variants",
+    "CompileVariants": "compile_variants",
+    "LESSON_BACKENDS": "compile_variants",
+    "PrecisionOutcome": "compile_variants",
+    "compile_settings": "compile_variants",
+    "compile_variants": "compile_variants",
+    "measure_compile_variants": "compile_variants",
+    "plot_compile_variants": "compile_variants",
+    "run_compile_lesson": "compile_variants",
     "DecodeRung": "decode_ladder",
     "Int4Rung": "decode_ladder",
     "LADDER_QUESTION": "decode_ladder",
@@ -80,6 +100,7 @@ _EXPORTS = {
     "place_phases": "model_speed",
     "QuerySetup": "query",
     "query": "query",
+    "resolve_model": "query",
     "standard_query": "query",
     "BLOCKSIZE_4BIT": "roofline",
     "Ceilings": "roofline",
@@ -96,6 +117,18 @@ _EXPORTS = {
     "measure_ceilings": "roofline",
     "roofline": "roofline",
     "weight_bytes": "roofline",
+    "CopyTiming": "tf32_transfers",
+    "Float32Kernels": "tf32_transfers",
+    "KernelTiming": "tf32_transfers",
+    "TF32Settings": "tf32_transfers",
+    "TF32Timing": "tf32_transfers",
+    "Transfers": "tf32_transfers",
+    "tf32_queries": "tf32_transfers",
+    "tf32_settings": "tf32_transfers",
+    "tf32_transfers": "tf32_transfers",
+    "tf32_transfers_explanation": "tf32_transfers",
+    "time_float32_kernels": "tf32_transfers",
+    "time_transfers": "tf32_transfers",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)

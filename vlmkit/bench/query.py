@@ -6,6 +6,12 @@ Taught in ``notebooks/03_dequantization.ipynb``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from vlmkit.models.architectures import REGISTRY
+from vlmkit.models.checkpoints import write_checkpoint
 
 
 @dataclass(frozen=True)
@@ -27,3 +33,14 @@ def standard_query(device_type: str) -> QuerySetup:
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
     return QuerySetup(448, 32) if device_type == "cuda" else QuerySetup(64, 8)
+
+
+def resolve_model(model: str, device: torch.device) -> tuple[str, Path | None]:
+    """The model a speed notebook runs, and its checkpoint: ``"auto"`` is qwen3-vl-8b on CUDA and qwen3-vl-tiny on
+    CPU; a registry name gets its random-weight checkpoint written (cached), anything else (a checkpoint directory,
+    a hub id) is loaded as given (``None``).
+
+    Taught in ``notebooks/05_compile.ipynb``.
+    """
+    name = model if model != "auto" else ("qwen3-vl-8b" if device.type == "cuda" else "qwen3-vl-tiny")
+    return name, (write_checkpoint(name, device=device.type) if name in REGISTRY else None)

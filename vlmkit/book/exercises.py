@@ -44,9 +44,16 @@ from vlmkit.models.attention_backends import SDPA_BACKENDS
 from vlmkit.models.loading import LoadMeasurement
 from vlmkit.models.precisions import get_precision
 from vlmkit.planning.planner import plan_memory
-from vlmkit.planning.recommend import CANDIDATES, recommend_precision
+from vlmkit.planning.recommend import (
+    CANDIDATES,
+    COMPILED_VARIANT,
+    EAGER_VARIANT,
+    recommend_precision,
+)
 from vlmkit.planning.seed_tree import seed_tree
+from vlmkit.runtime.attention import AttentionRefusal
 from vlmkit.runtime.environment import CAPABILITIES_EXPERIMENT
+from vlmkit.runtime.generation_variants import CompileVariantRun
 from vlmkit.runtime.kv_cache import KVCacheClaimMeasurement
 from vlmkit.verdicts.claims import SEED_QUALITY_CLAIMS, SEED_SPEED_CLAIMS
 from vlmkit.verdicts.quality import PairedAccuracyMeasurement, mcnemar_exact
@@ -436,9 +443,10 @@ def check_compile_headline(ratio: float | None, outcome: str | None) -> None:
             hint="compare the record's spread (low, high) with the claimed range (claimed)")
 
 
-def _compile_variant(variant: str) -> dict[str, Any]:
-    return _only(reference_records("05_compile", "compile-variant"), "compile-variant", precision="bf16",
-                 variant=variant)["metrics"]
+def _compile_variant(variant: str) -> CompileVariantRun:
+    record = _only(reference_records("05_compile", CompileVariantRun.EXPERIMENT), CompileVariantRun.EXPERIMENT,
+                   precision="bf16", variant=variant)
+    return CompileVariantRun.from_metrics(record["metrics"])
 
 
 def check_compile_break_even(queries: int | None) -> None:
@@ -446,9 +454,9 @@ def check_compile_break_even(queries: int | None) -> None:
 
     Taught in ``notebooks/05_compile.ipynb``.
     """
-    eager, compiled = _compile_variant("eager, dynamic cache"), _compile_variant("static cache + transformers' compile")
-    expected = break_even_queries(eager["warm-up (s)"], eager["whole query (ms)"] / 1e3,
-                                  compiled["warm-up (s)"], compiled["whole query (ms)"] / 1e3)
+    eager, compiled = _compile_variant(EAGER_VARIANT), _compile_variant(COMPILED_VARIANT)
+    expected = break_even_queries(eager.warm_up_s, eager.whole_query_ms / 1e3,
+                                  compiled.warm_up_s, compiled.whole_query_ms / 1e3)
     _count("COMPILE_BREAK_EVEN_QUERIES", queries, expected,
            what="vlmkit.book.exercises.break_even_queries of the two variants' warm-up and steady-state query",
            hint="n queries take warm-up + (n - 1) x steady query; find the smallest n where the compiled total is "
@@ -483,9 +491,10 @@ def check_gqa_refusal(refused: Collection[str] | None, heads_per_kv_head: int | 
 
     Taught in ``notebooks/06_attention.ipynb``.
     """
-    runs = reference_records("06_attention", "attention")
-    variants = {r["metrics"]["variant"] for r in runs}
-    ran = {r["metrics"]["variant"] for r in runs if not r["metrics"].get("unavailable")}
+    runs = [AttentionRefusal.from_metrics(r["metrics"])
+            for r in reference_records("06_attention", AttentionRefusal.EXPERIMENT)]
+    variants = {r.variant for r in runs}
+    ran = {r.variant for r in runs if not r.unavailable}
     expected = variants - ran
     _names("H200_REFUSED_VARIANTS", refused, expected, allowed=variants,
            what="variants whose every 'attention' record on the H200 is 'unavailable'",

@@ -62,7 +62,7 @@ from vlmkit.models.images import visual_tokens
 from vlmkit.models.loading import LoadMeasurement
 from vlmkit.models.precisions import Precision, get_precision
 from vlmkit.models.processor import build_processor
-from vlmkit.runtime.attention import eager_score_bytes
+from vlmkit.runtime.attention import AttentionTiming, eager_score_bytes
 
 #: The question notebook 01 asks after each load; the plan counts its tokens with the model's processor.
 DEFAULT_QUESTION = "What is in this image?"
@@ -594,15 +594,14 @@ def compare_with_records(records: list[dict], *, model_root: str | Path | None =
                 _row(r, plan, "allocator peak", plan.allocator_peak_bytes, retained + call, "retained + peak of ask"),
                 _row(r, plan, "card need", plan.peak_bytes, measured.card_need_bytes, "card_need_bytes"),
             ]
-        elif r["experiment"] == "attention" and on_cuda and not m.get("unavailable") \
-                and m["variant"] in _VARIANT_IMPLEMENTATION:
+        elif on_cuda and (a := AttentionTiming.from_record(r)) is not None and a.variant in _VARIANT_IMPLEMENTATION:
             plan = plan_memory(model, r["precision"], image_size=tuple(shapes["image"]), new_tokens=shapes["new_tokens"],
-                               attn_implementation=_VARIANT_IMPLEMENTATION[m["variant"]], device="cuda",
+                               attn_implementation=_VARIANT_IMPLEMENTATION[a.variant], device="cuda",
                                question=question, cuda_context_bytes=0)
             rows += [
-                _row(r, plan, "vision tower peak", plan.vision_activation_bytes, 1e6 * m["vision tower peak (MB)"],
-                     f"allocator, {m['variant']}"),
-                _row(r, plan, "query peak", plan.query_bytes - plan.inputs_bytes, 1e6 * m["peak memory (MB)"],
-                     f"allocator, {m['variant']}"),
+                _row(r, plan, "vision tower peak", plan.vision_activation_bytes, 1e6 * a.vision_tower_peak_mb,
+                     f"allocator, {a.variant}"),
+                _row(r, plan, "query peak", plan.query_bytes - plan.inputs_bytes, 1e6 * a.peak_memory_mb,
+                     f"allocator, {a.variant}"),
             ]
     return rows

@@ -34,6 +34,8 @@ from vlmkit.planning.planner import (
     reference_cuda_context_bytes,
 )
 from vlmkit.planning.seed_tree import check_card_question
+from vlmkit.runtime.attention import SDPA_PICKS, AttentionTiming
+from vlmkit.runtime.generation_variants import VARIANTS, CompileVariantRun
 from vlmkit.verdicts.quality import AccuracyMeasurement
 
 #: The precisions both trees choose from, highest precision first (the order "quality" prefers).
@@ -44,14 +46,14 @@ PRIORITIES: tuple[str, ...] = ("speed", "memory", "quality")
 
 
 #: The variant names notebook 05 records for transformers' static-cache compilation and for its baseline.
-COMPILED_VARIANT = "static cache + transformers' compile"
+COMPILED_VARIANT = VARIANTS[2].name
 
 
-EAGER_VARIANT = "eager, dynamic cache"
+EAGER_VARIANT = VARIANTS[0].name
 
 
 #: Notebook 06's variants for SDPA's own choice of kernel and for its flash kernel.
-SDPA_VARIANT, FLASH_VARIANT = "sdpa (PyTorch picks)", "sdpa: flash"
+SDPA_VARIANT, FLASH_VARIANT = SDPA_PICKS.name, "sdpa: flash"
 
 
 # --- the evidence tree ----------------------------------------------------------------------------------------
@@ -153,21 +155,20 @@ def _model_speed(results: Path, model: str) -> tuple[dict[str, Recorded[ModelSpe
 def _compile_gain(results: Path, model: str) -> tuple[float | None, list[Evidence], str]:
     """How many times as fast transformers' static-cache compile makes a BF16 query (notebook 05), and why not."""
     path = results / "05_compile.json"
-    variants = {r["metrics"]["variant"]: r for r in latest_run(load_records(path))
-                if r["experiment"] == "compile-variant" and r["precision"] == "bf16" and r["model"] == model}
-    compiled, eager = variants.get(COMPILED_VARIANT), variants.get(EAGER_VARIANT)
-    if compiled is None or eager is None:
+    variants = {m.variant: (m, r["run_id"]) for r in latest_run(load_records(path))
+                if r["precision"] == "bf16" and r["model"] == model and (m := CompileVariantRun.from_record(r))}
+    if COMPILED_VARIANT not in variants or EAGER_VARIANT not in variants:
         return None, [], (f"{_display(path)} holds no BF16 {COMPILED_VARIANT!r} and {EAGER_VARIANT!r} records "
                           f"for {model}.")
-    m = compiled["metrics"]
-    if not m.get("compiled graphs") or m.get("whole query (ms)") is None:
-        why = m.get("why not compiled") or "no graphs"
+    (compiled, _), (eager, _) = variants[COMPILED_VARIANT], variants[EAGER_VARIANT]
+    if not compiled.compiled_graphs or compiled.whole_query_ms is None:
+        why = compiled.why_not_compiled or "no graphs"
         return None, [], f"Notebook 05: transformers' static-cache compile did not compile BF16 ({why})."
-    gain = eager["metrics"]["whole query (ms)"] / m["whole query (ms)"]
-    evidence = [Evidence(_display(path), r["run_id"], f"compile-variant bf16 {r['metrics']['variant']!r}: "
-                                                      "whole query (ms)") for r in (eager, compiled)]
+    gain = eager.whole_query_ms / compiled.whole_query_ms
+    evidence = [Evidence(_display(path), run_id, f"compile-variant bf16 {m.variant!r}: whole query (ms)")
+                for m, run_id in (variants[EAGER_VARIANT], variants[COMPILED_VARIANT])]
     return gain, evidence, (f"Notebook 05: static cache + transformers' compile answers a BF16 query in "
-                            f"{m['whole query (ms)']:.0f} ms against {eager['metrics']['whole query (ms)']:.0f} ms "
+                            f"{compiled.whole_query_ms:.0f} ms against {eager.whole_query_ms:.0f} ms "
                             f"eager ({gain:.2f}x as fast).")
 
 
@@ -177,9 +178,9 @@ def _attention(results: Path, model: str) -> tuple[list[Evidence], str]:
     runs: dict[int, dict[str, float]] = {}
     run_id = ""
     for r in latest_run(load_records(path)):
-        m = r["metrics"]
-        if r["experiment"] == "attention" and r["model"] == model and m.get("whole query (ms)"):
-            runs.setdefault(m["image"], {})[m["variant"]] = m["whole query (ms)"]
+        m = AttentionTiming.from_record(r)
+        if m is not None and r["model"] == model and m.whole_query_ms:
+            runs.setdefault(m.image, {})[m.variant] = m.whole_query_ms
             run_id = r["run_id"]
     ratios = {image: v[SDPA_VARIANT] / v[FLASH_VARIANT] for image, v in runs.items()
               if SDPA_VARIANT in v and FLASH_VARIANT in v}

@@ -2,9 +2,9 @@
 
 - ``inference``: ``VLMInference`` (``ask``, ``follow_up``, batches), with per-call stats and the load report.
 - ``compilation``: what TorchDynamo compiled during a call, and the compile caches.
-- ``generation_variants``: dynamic or static cache, eager or compiled, set up on one loaded model.
+- ``generation_variants``: dynamic or static cache, eager or compiled, set up on one loaded model, and its records.
 - ``decode_loop``: greedy decoding on a static cache with one token step compiled whole.
-- ``attention``: switching attention implementations and SDPA backends on a running model.
+- ``attention``: switching attention implementations and SDPA backends on a running model, and its records.
 - ``kv_cache``: what a conversation's cache holds and a follow-up with and without it.
 - ``tf32``, ``transfers``: TF32 matmuls and pinned, non-blocking copies, switched and timed.
 - ``environment``: what this machine can run (SDPA backends, TF32, versions).
@@ -16,8 +16,12 @@ from vlmkit.core.lazy import lazy_exports
 
 #: Each public name of this room and the module that defines it (loaded on first use).
 _EXPORTS = {
+    "AttentionRefusal": "attention",
+    "AttentionTiming": "attention",
     "AttentionVariant": "attention",
+    "EAGER_ATTENTION": "attention",
     "EagerScores": "attention",
+    "SDPA_PICKS": "attention",
     "attention": "attention",
     "attention_variants": "attention",
     "eager_score_bytes": "attention",
@@ -45,9 +49,15 @@ _EXPORTS = {
     "readable_versions": "environment",
     "record_capabilities": "environment",
     "tf32_status": "environment",
+    "CompileLesson": "generation_variants",
+    "CompileVariantFailure": "generation_variants",
+    "CompileVariantRun": "generation_variants",
     "EagerForwards": "generation_variants",
     "GenerationVariant": "generation_variants",
     "VARIANTS": "generation_variants",
+    "VariantQueries": "generation_variants",
+    "VariantRow": "generation_variants",
+    "ask_as_variant": "generation_variants",
     "generation_variants": "generation_variants",
     "use_variant": "generation_variants",
     "Answer": "inference",
@@ -70,6 +80,7 @@ _EXPORTS = {
     "tf32_switches": "tf32",
     "time_tf32_off_on": "tf32",
     "copy_and_answer": "transfers",
+    "pinned_copies_unavailable": "transfers",
     "time_copy": "transfers",
     "transfers": "transfers",
 }

@@ -4,7 +4,8 @@ eager attention's memory grows with the square of the vision tower's patches.
 transformers switches a loaded model's implementation with ``set_attn_implementation`` (no reload); PyTorch's
 ``sdpa_kernel`` context restricts SDPA to one backend (:func:`using_attention`). A backend that cannot run a
 given call raises, and :func:`kernel_refusals` keeps PyTorch's reasons. Which implementation a model is
-*loaded* with is :mod:`vlmkit.models.attention_backends`.
+*loaded* with is :mod:`vlmkit.models.attention_backends`. Notebook 06 records each variant at each image size as an
+``attention`` record: :class:`AttentionTiming` where it ran, :class:`AttentionRefusal` where it could not.
 
 Taught in ``notebooks/06_attention.ipynb``.
 """
@@ -15,19 +16,22 @@ import re
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch.nn.attention import sdpa_kernel
 
 from vlmkit.measure.memory import MemoryProbe
+from vlmkit.measure.records import Measurement, metric
 from vlmkit.measure.timing import TimingStats, time_call
 from vlmkit.models.attention_backends import (
     FLASH_ATTN_PACKAGES,
     SDPA_BACKENDS,
     flash_attn_unavailable_reason,
 )
-from vlmkit.runtime.inference import VLMInference
+from vlmkit.runtime.inference import CallStats, VLMInference
 
 
 @dataclass(frozen=True)
@@ -39,12 +43,17 @@ class AttentionVariant:
     sdpa_backend: str | None = None  # a key of :data:`SDPA_BACKENDS`
 
 
+#: The flash kernel's two baselines: transformers' eager attention, and SDPA as PyTorch picks its kernel (the default).
+EAGER_ATTENTION = AttentionVariant("eager", "eager")
+SDPA_PICKS = AttentionVariant("sdpa (PyTorch picks)", "sdpa")
+
+
 def attention_variants(device: torch.device) -> tuple[list[AttentionVariant], dict[str, str]]:
     """The variants to measure on ``device``, and the flash-attn packages left out with transformers' reason.
 
     Taught in ``notebooks/06_attention.ipynb``.
     """
-    variants = [AttentionVariant("eager", "eager"), AttentionVariant("sdpa (PyTorch picks)", "sdpa")]
+    variants = [EAGER_ATTENTION, SDPA_PICKS]
     variants += [AttentionVariant(f"sdpa: {b}", "sdpa", b) for b in SDPA_BACKENDS]
     left_out = {}
     for implementation, (label, _) in FLASH_ATTN_PACKAGES.items():
@@ -176,3 +185,74 @@ def kernel_refusals(caught: list[warnings.WarningMessage]) -> list[str]:
         if "Triggered internally" in str(w.message) and not text.endswith(":") and text not in reasons:
             reasons.append(text)
     return reasons
+
+
+@dataclass(frozen=True)
+class AttentionRefusal(Measurement):
+    """An ``attention`` record of a variant that could not run at one image size, with PyTorch's reason.
+
+    Every ``attention`` record carries these two metrics (``unavailable`` is ``""`` where the variant ran), so any
+    of them reads back through this class: which variants ran, and why the others did not.
+    Taught in ``notebooks/06_attention.ipynb``.
+    """
+
+    EXPERIMENT: ClassVar[str] = "attention"
+
+    variant: str
+    unavailable: str
+
+
+@dataclass(frozen=True)
+class AttentionTiming(Measurement):
+    """An ``attention`` record of a variant that ran at one image size: medians of the timed queries and vision
+    tower calls, peak memory above what was allocated before, and every sample.
+
+    Taught in ``notebooks/06_attention.ipynb``.
+    """
+
+    EXPERIMENT: ClassVar[str] = "attention"
+
+    image: int  # the square image's side in px
+    visual_tokens: int = metric("visual tokens")
+    variant: str
+    whole_query_ms: float = metric("whole query (ms)")
+    vision_tower_ms: float = metric("vision tower (ms)")
+    prefill_ms: float = metric("prefill (ms)")
+    decode_ms_per_token: float = metric("decode (ms/token)")
+    peak_memory_mb: float = metric("peak memory (MB)")  # the peak of a query, the highest of the timed ones
+    vision_tower_peak_mb: float = metric("vision tower peak (MB)")
+    unavailable: str  # always "": it ran (see AttentionRefusal)
+    total_s: list[float]
+    prefill_s: list[float]
+    decode_s: list[float]
+    vision_s: list[float]
+    memory_kind: str  # CallStats.memory_kind: the CUDA allocator, or the process's peak RSS
+
+    @classmethod
+    def measured(cls, image: int, variant: AttentionVariant, calls: list[CallStats], vision: TimingStats,
+                 vision_peak_bytes: int) -> "AttentionTiming":
+        """The record of ``variant``'s timed queries, its vision tower timing and its vision tower peak."""
+        total, prefill = [c.total_s for c in calls], [c.prefill_s for c in calls]
+        decode = [c.decode_s_per_token for c in calls]
+        return cls(image=image, visual_tokens=calls[0].visual_tokens, variant=variant.name,
+                   whole_query_ms=1e3 * float(np.median(total)), vision_tower_ms=1e3 * vision.median,
+                   prefill_ms=1e3 * float(np.median(prefill)), decode_ms_per_token=1e3 * float(np.median(decode)),
+                   peak_memory_mb=max(c.peak_memory_bytes for c in calls) / 1e6,
+                   vision_tower_peak_mb=vision_peak_bytes / 1e6, unavailable="", total_s=total, prefill_s=prefill,
+                   decode_s=decode, vision_s=list(vision.samples), memory_kind=calls[0].memory_kind)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> "AttentionTiming | None":
+        """A record's typed metrics, or ``None`` for another experiment or an :class:`AttentionRefusal`."""
+        if record["experiment"] != cls.EXPERIMENT or AttentionRefusal.from_metrics(record["metrics"]).unavailable:
+            return None
+        return cls.from_metrics(record["metrics"])
+
+    def row(self) -> dict[str, Any]:
+        """The sweep table's row: the medians and peaks, without the samples."""
+        return {f.metadata.get("key", f.name): getattr(self, f.name) for f in fields(self)
+                if f.name not in ("total_s", "prefill_s", "decode_s", "vision_s", "memory_kind")}
+
+    def samples(self, phase: str) -> list[float]:
+        """Seconds per timed call of ``phase``: ``"total"``, ``"prefill"``, ``"decode"`` (per token) or ``"vision"``."""
+        return getattr(self, f"{phase}_s")

@@ -21,9 +21,20 @@ from vlmkit.measure.timing import TimingStats, time_call
 from vlmkit.runtime.inference import VLMInference
 
 
+def pinned_copies_unavailable(device: torch.device) -> str | None:
+    """Why pinned, non-blocking copies cannot be measured on ``device``, or ``None`` on CUDA.
+
+    Taught in ``notebooks/07_tf32_transfers.ipynb``.
+    """
+    if device.type == "cuda":
+        return None
+    return f"pinned memory and non_blocking copies need a CUDA device; this run is on {device.type}"
+
+
 def _require_cuda(device: torch.device) -> None:
-    if device.type != "cuda":
-        raise BackendUnavailableError(f"pinned memory and non_blocking copies need a CUDA device; this run is on {device.type}")
+    reason = pinned_copies_unavailable(device)
+    if reason is not None:
+        raise BackendUnavailableError(reason)
 
 
 def time_copy(tensors: dict[str, torch.Tensor], device: torch.device, *, pinned: bool, include_pinning: bool = False,

@@ -2,7 +2,7 @@
 statement table.
 
 - ``claims``: the seed's sentences, quoted (memory, quality, speed, mechanisms).
-- ``rules``: ``verdict``, speed and mechanism verdicts, verdict rows from records.
+- ``rules``: ``verdict``, speed and mechanism verdicts, claim records and the verdict rows made from them.
 - ``precision_speed``: INT8's and INT4's speed against BF16, and the two *why* sentences, judged per precision.
 - ``quality``: accuracy, paired comparisons and logit fidelity of precisions on the tiny model's test set.
 - ``statements``: every statement of the seed in one table, made from one run's records.
@@ -62,6 +62,7 @@ _EXPORTS = {
     "judge_speed_claim": "rules",
     "mechanism_claim": "rules",
     "memory_claims_apply": "rules",
+    "record_claim": "rules",
     "rules": "rules",
     "speed_verdict": "rules",
     "unmeasured_claim": "rules",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from vlmkit.core.formatting import gib
-from vlmkit.measure.records import Measurement
+from vlmkit.measure.records import Measurement, ResultsStore
 from vlmkit.measure.speedup import Speedup
 from vlmkit.models.architectures import REGISTRY
 from vlmkit.models.loading import LoadMeasurement
@@ -136,6 +136,22 @@ def unmeasured_claim(claim_key: str, reason: str, *, role: Role) -> dict[str, An
         text, claimed = claim.text, [claim.low, claim.high]
     return {"claim": claim_key, "claim_text": text, "claimed": claimed, "reason": reason, "role": role,
             "verdict": "not measured"}
+
+
+def record_claim(store: ResultsStore, metrics: dict[str, Any], *, model: str | None, precision: str | None,
+                 shapes: dict[str, Any], repeats: int) -> dict[str, Any]:
+    """Write a claim's metrics as its record: ``speed-claim`` (:func:`judge_speed_claim`, a ratio),
+    ``unmeasured-claim`` (:func:`unmeasured_claim`, not measured) or ``mechanism-claim`` (:func:`mechanism_claim`).
+
+    Returns the record as written. Taught in ``notebooks/05_compile.ipynb``.
+    """
+    if "ratio" in metrics:
+        experiment = "speed-claim"
+    elif metrics["verdict"] == "not measured":
+        experiment = "unmeasured-claim"
+    else:
+        experiment = "mechanism-claim"
+    return store.record(experiment, model=model, precision=precision, shapes=shapes, repeats=repeats, metrics=metrics)
 
 
 @dataclass(frozen=True)
