@@ -1,8 +1,10 @@
 """The notebooks as programs: papermill runs with injected parameters, and the book runner."""
 
+from pathlib import Path
 
 import nbformat
 import papermill
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from vlmkit.book.lab import KERNEL_DISPLAY_NAME, KERNELSPEC, STRIP_OPTIONS
@@ -13,6 +15,8 @@ from vlmkit.book.runner import (
     run_book,
 )
 from vlmkit.measure.records import load_records
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_notebook_is_a_clean_source_with_one_parameters_cell():
@@ -90,3 +94,17 @@ def test_book_runner_keeps_going_and_loses_nothing(tmp_path, capfd):
         ("00_good.ipynb", "ok"), ("01_bad.ipynb", "failed"), ("02_good.ipynb", "ok")]
     assert len(load_records(target / "results" / "00_good.json")) == 1  # only the re-run's record is current
     assert len(list((target / "results").glob("00_good.superseded-*.json"))) == 1  # the earlier ones kept aside
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "exercises").glob("*.ipynb")),
+                         ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_papermill_reads_every_parameter(path, caplog):
+    """papermill parses each parameter (name, default, help) without its "Unable to parse line" warning: a help
+    comment with a second "=" in it is not read (``papermill --help-notebook`` would not list it)."""
+    from papermill.translators import PythonTranslator
+
+    (cell,) = [c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", [])]
+    with caplog.at_level("WARNING", logger="papermill"):
+        names = [p.name for p in PythonTranslator.inspect(cell)]
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+    assert names == [line.split("=")[0].strip() for line in cell.source.splitlines() if line.strip()]

@@ -27,6 +27,7 @@ from vlmkit.verdicts.rules import (
     Role,
     judge_speed_claim,
     mechanism_claim,
+    record_claim,
     unmeasured_claim,
 )
 
@@ -54,9 +55,9 @@ def record_speed_claims(store: ResultsStore, runs: dict[str, ModelRun], *,
                                   ("prefill", "prefill time", "supporting"),
                                   ("decode", "decode time per token", "supporting")):
             measured = speedups[name][phase] = speedup_of_medians(base.timings[phase], run.timings[phase])
-            store.record("speed-claim", model=run.model, precision=name, shapes=run.shapes(), repeats=run.repeats,
-                         metrics=judge_speed_claim(SPEED_CLAIM_OF[prec.quantization], measured, baseline="BF16",
-                                                   variant=prec.label, what=what, role=role))
+            metrics = judge_speed_claim(SPEED_CLAIM_OF[prec.quantization], measured, baseline="BF16",
+                                        variant=prec.label, what=what, role=role)
+            record_claim(store, metrics, model=run.model, precision=name, shapes=run.shapes(), repeats=run.repeats)
     return speedups
 
 
@@ -87,8 +88,8 @@ def record_dequantization_claims(store: ResultsStore, runs: dict[str, ModelRun])
             reason = (f"GPU kernel time needs CUDA's profiler; this run is on {run.device.type}"
                       if run.device.type != "cuda" else "the profiler could not measure kernel time: "
                       + "; ".join(f"{r.precision}: {r.busy_failure}" for r in (base, run) if r.busy_failure is not None))
-            store.record("unmeasured-claim", model=run.model, precision=name, shapes=run.shapes(), repeats=run.repeats,
-                         metrics=unmeasured_claim("int4-dequantization", reason, role="headline"))
+            record_claim(store, unmeasured_claim("int4-dequantization", reason, role="headline"), model=run.model,
+                         precision=name, shapes=run.shapes(), repeats=run.repeats)
             continue
         wall = {p: float(np.median(runs[p].timings["query"])) for p in ("bf16", name)}
         extra_wall, extra_kernel = wall[name] - wall["bf16"], run.busy.query_s - base.busy.query_s
@@ -103,8 +104,7 @@ def record_dequantization_claims(store: ResultsStore, runs: dict[str, ModelRun])
         metrics = {**mechanism_claim("int4-dequantization", text, outcome), "extra_wall_s": extra_wall,
                    "extra_kernel_s": extra_kernel, "explained_share": None if math.isnan(explained) else explained,
                    "rule": f"holds >= {EXPLAINS_HOLDS:.0%}, refuted <= {EXPLAINS_REFUTED:.0%} explained"}
-        store.record("mechanism-claim", model=run.model, precision=name, shapes=run.shapes(), repeats=run.repeats,
-                     metrics=metrics)
+        record_claim(store, metrics, model=run.model, precision=name, shapes=run.shapes(), repeats=run.repeats)
         judged.append(metrics)
     return judged
 
@@ -132,6 +132,5 @@ def record_compute_bound_claim(store: ResultsStore, run: ModelRun, placed: Place
                "decode_flop_per_byte": decode.intensity, "prefill_flop_per_byte": prefill.intensity,
                "decode_best_share": decode.best_share, "prefill_best_share": prefill.best_share,
                "overhead_cutoff": OVERHEAD_SHARE, "ridge": ceilings.ridge_intensity}
-    store.record("mechanism-claim", model=run.model, precision=run.precision, shapes=run.shapes(), repeats=run.repeats,
-                 metrics=metrics)
+    record_claim(store, metrics, model=run.model, precision=run.precision, shapes=run.shapes(), repeats=run.repeats)
     return metrics
