@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from transformers import CompileConfig
 
-from vlmkit.bench.decode_ladder import LADDER_QUESTION, ladder_image
+from vlmkit.bench.query import STANDARD_QUESTION, standard_image
 from vlmkit.bench.query import QuerySetup, resolve_model, standard_query
 from vlmkit.core.device import resolve_device
 from vlmkit.core.formatting import provenance_line, readable_log_axis
@@ -172,7 +172,7 @@ def _could_not_run(store: ResultsStore, settings: CompileSettings, precision: st
 
 def _ask(settings: CompileSettings, vlm: VLMInference, variant: GenerationVariant, eager: EagerForwards,
          backend: str = "inductor") -> VariantQueries:
-    return ask_as_variant(vlm, variant, eager, ladder_image(settings.setup.image_size), LADDER_QUESTION,
+    return ask_as_variant(vlm, variant, eager, standard_image(settings.setup.image_size), STANDARD_QUESTION,
                           new_tokens=settings.setup.new_tokens, repeats=settings.repeats, cache=settings.compile_cache,
                           backend=backend)
 

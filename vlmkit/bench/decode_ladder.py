@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gc
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ import torch
 from torch import nn
 
 from vlmkit.bench.linear_layers import activations
-from vlmkit.bench.query import QuerySetup, standard_query
+from vlmkit.bench.query import STANDARD_QUESTION, QuerySetup, standard_image, standard_query
 from vlmkit.bench.roofline import Ceilings, decode_step_work, measure_ceilings
 from vlmkit.core.device import resolve_device
 from vlmkit.errors import ConfigurationError
@@ -43,11 +44,9 @@ from vlmkit.measure.timing import time_graphed_kernel, time_kernel
 from vlmkit.models.architectures import REGISTRY
 from vlmkit.models.checkpoints import write_checkpoint
 from vlmkit.models.int4 import Int4Kernels, Int4Verdict, int4_copy, int4_kernel
+from vlmkit.runtime.compilation import quiet_compiler
 from vlmkit.runtime.decode_loop import DecodeLoop
 from vlmkit.runtime.inference import VLMInference
-
-#: The question every rung answers (about a random image: the book's speed notebooks measure speed, not answers).
-LADDER_QUESTION = "What is in the image? Describe it."
 
 
 @dataclass(frozen=True)
@@ -166,9 +165,13 @@ def ladder_settings(notebook: str, device: str = "auto", model: str = "auto", ne
     """Resolve notebook 09's or 10's parameters, write the registry model's checkpoint and measure the device's
     ceilings: ``"auto"`` means the 8B and TorchInductor on CUDA, the tiny model and the ``eager`` backend on a CPU;
     ``new_tokens=0`` the book's query (:func:`standard_query`). Unknown choices raise ``ConfigurationError``.
+    TorchDynamo's and TorchInductor's warnings, and CUDA's "The CUDA Graph is empty" (a graph captured around a step
+    that broke into pieces), stay out of the outputs: each rung's note and compile count say what they would.
 
     Taught in ``notebooks/09_decode_ladder.ipynb`` and ``notebooks/10_int4_decode.ipynb``.
     """
+    quiet_compiler()
+    warnings.filterwarnings("ignore", message=r".*The CUDA Graph is empty")
     dev = resolve_device(device)
     on_cuda = dev.type == "cuda"
     query = standard_query(dev.type)
@@ -203,11 +206,6 @@ def record_rung(settings: LadderSettings, rung: Rung, kind: type[_RungRecord], *
                                       repeats=rung.repeats)
 
 
-def ladder_image(image_size: int) -> np.ndarray:
-    """The random ``image_size`` px RGB image every rung answers about (seeded: the same on every run)."""
-    return (np.random.default_rng(0).random((image_size, image_size, 3)) * 255).astype(np.uint8)
-
-
 def weight_bytes_per_token(model: torch.nn.Module) -> int:
     """Bytes one decode step reads from the weights (language layers and ``lm_head``), measured on ``model``.
 
@@ -232,8 +230,8 @@ def generate_rung(name: str, vlm: VLMInference, ceilings: Ceilings, *, image_siz
     """
     if new_tokens < 2:
         raise ValueError(f"decode time per token needs at least 2 new tokens, got {new_tokens}")
-    image = ladder_image(image_size)
-    calls = [vlm.ask(image, LADDER_QUESTION, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
+    image = standard_image(image_size)
+    calls = [vlm.ask(image, STANDARD_QUESTION, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
              for _ in range(repeats + 1)]
     attention = vlm.report.attention
     said = attention.note if attention.note.startswith(attention.used) else (
@@ -265,7 +263,7 @@ def loop_rung(name: str, vlm: VLMInference, ceilings: Ceilings, *, image_size: i
     """
     if new_tokens < 2:
         raise ValueError(f"decode time per token needs at least 2 new tokens, got {new_tokens}")
-    inputs = dict(vlm.encode([ladder_image(image_size)], [LADDER_QUESTION]))
+    inputs = dict(vlm.encode([standard_image(image_size)], [STANDARD_QUESTION]))
     max_tokens = inputs["input_ids"].shape[1] + new_tokens
     cache_before = inductor_cache_files() if compile_mode and compile_backend == "inductor" else None
 

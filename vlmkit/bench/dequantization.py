@@ -18,7 +18,7 @@ from functools import partial
 import numpy as np
 import torch
 
-from vlmkit.bench.decode_ladder import LADDER_QUESTION, ladder_image
+from vlmkit.bench.query import STANDARD_QUESTION, standard_image
 from vlmkit.bench.linear_layers import unaligned_4bit_layers
 from vlmkit.bench.model_speed import ModelRun, ModelSpeed
 from vlmkit.bench.query import QuerySetup, standard_query
@@ -130,7 +130,7 @@ def ask_fixed_length(vlm: VLMInference, image: np.ndarray, new_tokens: int) -> A
 
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
-    return vlm.ask(image, LADDER_QUESTION, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
+    return vlm.ask(image, STANDARD_QUESTION, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
 
 
 def measure_model_speeds(store: ResultsStore, model: str, precisions: Sequence[str], device: torch.device, *,
@@ -143,7 +143,7 @@ def measure_model_speeds(store: ResultsStore, model: str, precisions: Sequence[s
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
     side, new_tokens = query.image_size, query.new_tokens
-    image = ladder_image(side)
+    image = standard_image(side)
     runs = {}
     for name in progress(precisions, desc=f"{model} precisions"):
         loaded = load_model(model, name, device=device)

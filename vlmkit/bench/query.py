@@ -8,10 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from vlmkit.models.architectures import REGISTRY
 from vlmkit.models.checkpoints import write_checkpoint
+
+
+#: The question of the book's standard query (about a random image: the speed notebooks measure speed, not answers).
+STANDARD_QUESTION = "What is in the image? Describe it."
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,14 @@ def standard_query(device_type: str) -> QuerySetup:
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
     return QuerySetup(448, 32) if device_type == "cuda" else QuerySetup(64, 8)
+
+
+def standard_image(image_size: int) -> np.ndarray:
+    """The random ``image_size`` px RGB image of the standard query (its RNG seeded with 0: the same on every run).
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    return (np.random.default_rng(0).random((image_size, image_size, 3)) * 255).astype(np.uint8)
 
 
 def resolve_model(model: str, device: torch.device) -> tuple[str, Path | None]:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vlmkit.bench.decode_ladder import LADDER_QUESTION, ladder_image
+from vlmkit.bench.query import STANDARD_QUESTION, standard_image
 from vlmkit.bench.query import QuerySetup, resolve_model, standard_query
 from vlmkit.bench.roofline import Ceilings, PhaseBound, classify_phase, linear_cost
 from vlmkit.core.device import resolve_device
@@ -184,12 +184,12 @@ def tf32_queries(vlm: VLMInference, settings: TF32Settings, precision: str) -> l
 
     Taught in ``notebooks/07_tf32_transfers.ipynb``.
     """
-    query, image = settings.query, ladder_image(settings.query.image_size)
+    query, image = settings.query, standard_image(settings.query.image_size)
     calls: dict[bool, list[CallStats]] = {False: [], True: []}
     for i in range(settings.repeats + 1):
         for enabled in (False, True) if i % 2 == 0 else (True, False):
             with tf32(enabled):
-                stats = vlm.ask(image, LADDER_QUESTION, max_new_tokens=query.new_tokens,
+                stats = vlm.ask(image, STANDARD_QUESTION, max_new_tokens=query.new_tokens,
                                 min_new_tokens=query.new_tokens).stats
             if i:
                 calls[enabled].append(stats)
@@ -277,10 +277,10 @@ def time_transfers(vlm: VLMInference, settings: TF32Settings) -> Transfers:
     Taught in ``notebooks/07_tf32_transfers.ipynb``.
     """
     device, query, repeats = settings.device, settings.query, settings.repeats
-    image, rng = ladder_image(query.image_size), np.random.default_rng(1)
+    image, rng = standard_image(query.image_size), np.random.default_rng(1)
 
     def host_inputs(img: np.ndarray) -> dict[str, torch.Tensor]:
-        encoded = vlm.encode([img], [LADDER_QUESTION], to_device=False)
+        encoded = vlm.encode([img], [STANDARD_QUESTION], to_device=False)
         return {k: v for k, v in encoded.items() if isinstance(v, torch.Tensor)}
 
     copies = []
