@@ -38,6 +38,7 @@ from vlmkit.book.lab import (
 )
 from vlmkit.core.progress import TEXT_PROGRESS_ENV
 from vlmkit.measure.records import CHECKOUT
+from vlmkit.planning.recommend import CANDIDATES
 
 pytestmark = pytest.mark.browser
 
@@ -234,7 +235,7 @@ def test_notebook_runs_through_jupyterlab(page, lab, name):  # page first: no se
 def _explorer_numbers(explorer: Any) -> tuple[list[str], list[str]]:
     """The predicted needs as the explorer's text states them and as its chart's bars are labelled, read off the page."""
     text, chart = explorer.locator(".widget-html").all()
-    stated = re.findall(r"(?:BF16|INT8|NF4) (\d+\.\d\d GiB)", text.text_content())[:3]
+    stated = re.findall(r"(?:BF16|INT8|NF4|INT4) (\d+\.\d\d GiB)", text.text_content())[:len(CANDIDATES)]
     drawn = [t.text_content() for t in chart.locator("svg text").all() if t.text_content().endswith(" GiB")]
     return stated, drawn
 
@@ -248,7 +249,7 @@ def test_decision_notebook_runs_and_its_explorer_answers_every_control(page, lab
     before = text.text_content()
     assert "Recommendation:" in before and explorer.locator("svg").count() == 1  # the words and one chart
     stated, drawn = _explorer_numbers(explorer)
-    assert stated == drawn and len(drawn) == 3, (stated, drawn)
+    assert stated == drawn and len(drawn) == len(CANDIDATES), (stated, drawn)
     explorer.screenshot(path=str(SHOTS / f"{name}-explorer-12GiB.png"))
 
     def type_into(label: str, value: str) -> None:
@@ -271,7 +272,7 @@ def test_decision_notebook_runs_and_its_explorer_answers_every_control(page, lab
             time.sleep(0.5)
         time.sleep(0.5)  # the chart is replaced in the same update
         stated, drawn = _explorer_numbers(explorer)
-        assert stated == drawn and len(drawn) == 3, (what, stated, drawn)  # the bars say what the text says
+        assert stated == drawn and len(drawn) == len(CANDIDATES), (what, stated, drawn)  # the bars say what the text says
         TIMES[f"{name} explorer answer ({what})"] = time.perf_counter() - started
     assert "24.00 GiB" in text.text_content() and "12.00 GiB" not in text.text_content()
     explorer.screenshot(path=str(SHOTS / f"{name}-explorer-changed.png"))

@@ -25,13 +25,22 @@ def test_every_precision_loads_with_the_right_layers(loaded_by_precision, precis
         assert {s.nested for s in states} == {prec.double_quant}
         assert {m.compute_dtype for m in others} == {torch.bfloat16}
         assert report.weights.quantized_layers == {"Linear4bit": len(others)}
+    elif prec.quantization == "int4":  # torchao swaps the decoder layers' weights; the vision tower stays BF16
+        language = [m for n, m in linears.items() if ".language_model." in n]
+        visual = [m for n, m in linears.items() if ".visual." in n]
+        assert all(type(m.weight).__name__ == "IntxUnpackedToInt8Tensor" for m in language)
+        assert all(type(m.weight) is nn.Parameter and m.weight.dtype == torch.bfloat16 for m in visual)
+        assert report.weights.quantized_layers == {"IntxUnpackedToInt8Tensor": len(language)}
+        assert "dequantizes them in every call" in " ".join(report.notes)
     else:
         assert all(type(m) is nn.Linear for m in others)
         assert model.lm_head.weight.dtype == prec.dtype
         assert report.weights.quantized_layers == {}
     assert report.precision == precision and report.device == "cpu"
     assert report.attention.used == "sdpa"
-    if prec.is_quantized:
+    if prec.library == "torchao":
+        assert "torchao" in report.quant_backend and "lm_head" in report.weights.unquantized_linears
+    elif prec.is_quantized:
         assert report.weights.unquantized_linears == ["lm_head"]
         assert "CPU" in report.quant_backend
     else:

@@ -1,4 +1,5 @@
-"""One Linear layer in every precision: bf16 ``nn.Linear`` vs bitsandbytes' ``Linear8bitLt`` and ``Linear4bit``.
+"""One Linear layer in every precision: bf16 ``nn.Linear`` vs bitsandbytes' ``Linear8bitLt`` and ``Linear4bit``,
+and torchao's weight-only INT4 (``int4``).
 
 Each layer gets the same seeded weight, quantized the way ``from_pretrained``
 quantizes it (bitsandbytes does it when the parameter moves to the device). The
@@ -36,6 +37,7 @@ from vlmkit.measure.memory import free_memory
 from vlmkit.measure.profiler import operator_events
 from vlmkit.measure.records import Measurement, ResultsStore, metric
 from vlmkit.measure.timing import time_kernel
+from vlmkit.models.int4 import int4_copy
 from vlmkit.models.precisions import Precision, get_precision
 
 
@@ -59,6 +61,8 @@ def make_linear(precision: Precision, in_features: int, out_features: int, devic
     else:
         layer = torch.nn.Linear(in_features, out_features, bias=False, dtype=precision.dtype)
         layer.weight.data.copy_(weight)
+        if precision.quantization == "int4":  # torchao swaps the weight on the device it will run on
+            return int4_copy(layer.to(device)).eval()
     return layer.to(device).eval()
 
 
@@ -198,7 +202,7 @@ def sweep_linear_layers(store: ResultsStore, shapes: Sequence[LinearShape], prec
     for shape, name in progress(grid, desc="layers x precisions"):
         prec = get_precision(name)
         layer = make_linear(prec, shape.in_features, shape.out_features, device)
-        w_bytes = weight_bytes(prec, shape.in_features, shape.out_features)
+        w_bytes = weight_bytes(prec, shape.in_features, shape.out_features, device.type)
         with torch.inference_mode():
             deq = (time_kernel(partial(dequantize_weight, layer), device, warmup_ms=kernel_ms / 4, rep_ms=kernel_ms)
                    if prec.quantization == "4bit" else None)
@@ -206,7 +210,7 @@ def sweep_linear_layers(store: ResultsStore, shapes: Sequence[LinearShape], prec
                 x = activations(m, shape.in_features, prec.dtype, device)
                 t = time_kernel(partial(layer, x), device, warmup_ms=kernel_ms / 4, rep_ms=kernel_ms)
                 path = linear_path(layer, x)
-                flops, moved = linear_cost(prec, m, shape.in_features, shape.out_features)
+                flops, moved = linear_cost(prec, m, shape.in_features, shape.out_features, device.type)
                 rows.append({"layer": shape.name, "precision": name, "M": m, "seconds": t.median, "p25": t.iqr[0],
                              "p75": t.iqr[1], "dequant_seconds": deq.median if deq else math.nan,
                              "flops_per_s": flops / t.median, "bytes_per_s": moved / t.median,

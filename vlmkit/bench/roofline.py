@@ -54,12 +54,16 @@ QWEN3_VL_8B_LINEARS: tuple[LinearShape, ...] = (
 )
 
 
-def weight_bytes(precision: Precision, in_features: int, out_features: int) -> int:
-    """Bytes of one Linear weight in ``precision``, quantization constants included.
+def weight_bytes(precision: Precision, in_features: int, out_features: int, device_type: str = "cuda") -> int:
+    """Bytes of one Linear weight in ``precision`` on a ``device_type`` device, quantization constants included
+    (only ``int4`` depends on the device: packed for tinygemm on CUDA, one int8 per weight on a CPU).
 
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
     n = in_features * out_features
+    if precision.quantization == "int4":
+        groups = -(-n // precision.group_size)
+        return n // 2 + 4 * groups if device_type == "cuda" else n + 3 * groups
     if precision.quantization == "int8":
         return n + 4 * out_features  # int8 weights + one fp32 scale per output row
     if precision.quantization == "4bit":
@@ -72,7 +76,8 @@ def weight_bytes(precision: Precision, in_features: int, out_features: int) -> i
     return n * torch.finfo(precision.dtype).bits // 8
 
 
-def linear_cost(precision: Precision, tokens: int, in_features: int, out_features: int) -> tuple[float, float]:
+def linear_cost(precision: Precision, tokens: int, in_features: int, out_features: int,
+                device_type: str = "cuda") -> tuple[float, float]:
     """(FLOPs, minimum bytes moved) of one Linear call on ``tokens`` rows: weight once, activations in and out.
 
     Activations are in the compute dtype (bf16 for quantized layers).
@@ -80,7 +85,7 @@ def linear_cost(precision: Precision, tokens: int, in_features: int, out_feature
     """
     act = torch.finfo(precision.dtype).bits // 8
     flops = 2.0 * tokens * in_features * out_features
-    moved = weight_bytes(precision, in_features, out_features) + act * tokens * (in_features + out_features)
+    moved = weight_bytes(precision, in_features, out_features, device_type) + act * tokens * (in_features + out_features)
     return flops, float(moved)
 
 

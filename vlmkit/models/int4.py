@@ -22,9 +22,7 @@ from torch import nn
 
 from vlmkit.errors import BackendUnavailableError
 from vlmkit.measure.records import Measurement
-
-#: Weights per scale and zero point (torchao's default, and tinygemm's fastest group size for decode).
-INT4_GROUP_SIZE = 128
+from vlmkit.models.precisions import INT4_GROUP_SIZE, int4_weight_config
 
 
 @dataclass(frozen=True)
@@ -85,22 +83,9 @@ def int4_kernel(device: torch.device) -> str:
 
 def _quantize_linears(module: nn.Module, device: torch.device) -> None:
     """torchao's ``quantize_`` on every Linear inside ``module``, with the device's INT4 config."""
-    try:
-        from torchao.quantization import (
-            Int4WeightOnlyConfig,
-            IntxWeightOnlyConfig,
-            PerGroup,
-            quantize_,
-        )
-    except ImportError as exc:
-        raise BackendUnavailableError(f"INT4 weight-only layers need torchao ({exc}): pip install torchao") from exc
-    # set_inductor_config=False: torchao would otherwise switch on TorchInductor's coordinate-descent tuning for the
-    # whole process, which made the 8B step's compilation take minutes on the H200 and would compile BF16 and INT4
-    # under different settings
-    config = (Int4WeightOnlyConfig(group_size=INT4_GROUP_SIZE, int4_packing_format="tile_packed_to_4d",
-                                   set_inductor_config=False)
-              if device.type == "cuda" else
-              IntxWeightOnlyConfig(weight_dtype=torch.int4, granularity=PerGroup(INT4_GROUP_SIZE)))
+    config = int4_weight_config(device.type, INT4_GROUP_SIZE)
+    from torchao.quantization import quantize_  # importable: int4_weight_config checked it
+
     quantize_(module, config, filter_fn=lambda m, _: isinstance(m, nn.Linear))
 
 

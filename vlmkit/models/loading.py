@@ -40,6 +40,7 @@ from vlmkit.models.checkpoints import (
     validate_checkpoint,
     write_checkpoint,
 )
+from vlmkit.models.int4 import int4_kernel
 from vlmkit.models.precisions import PRECISION_NAMES, Precision, get_precision
 from vlmkit.models.processor import build_processor
 
@@ -147,7 +148,8 @@ def load_model(
     """
     prec = precision if isinstance(precision, Precision) else get_precision(precision)
     dev = resolve_device(device)
-    quant_backend = bitsandbytes_backend(dev) if prec.is_quantized else None
+    quant_backend = (bitsandbytes_backend(dev) if prec.library == "bitsandbytes"
+                     else int4_kernel(dev) if prec.library == "torchao" else None)
     attention = choose_attention(dev, attn_implementation, use_flash_attention, strict_attention)
     source = resolve_source(model, init_device="cuda" if dev.type == "cuda" else "cpu")
 
@@ -157,7 +159,7 @@ def load_model(
             net = Qwen3VLForConditionalGeneration.from_pretrained(
                 source,
                 dtype=prec.dtype,
-                quantization_config=prec.quantization_config(),
+                quantization_config=prec.quantization_config(dev.type),
                 attn_implementation=attention.used,
                 device_map={"": str(dev)},
             )
@@ -177,6 +179,9 @@ def load_model(
         notes.append(attention.note)
     if prec.quantization == "int8" and dev.type == "cpu":
         notes.append("bitsandbytes' CPU int8 matmul casts bf16 activations to fp16")
+    if prec.library == "torchao" and dev.type != "cuda":
+        notes.append("int4 on a CPU: torchao stores the 4-bit values unpacked in int8 and dequantizes them in every "
+                     "call (no packed CPU kernel in this torchao): right answers, not 4-bit bytes or speed")
     manifest = read_manifest(source) if Path(source).is_dir() else None
     if manifest:
         notes.append(f"random weights ({manifest['registry_name']}, seed {manifest['seed']}): measures memory and speed, not quality")

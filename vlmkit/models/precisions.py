@@ -2,7 +2,13 @@
 
 16/32-bit precisions are a ``dtype``; 8-bit and 4-bit ones are a
 ``BitsAndBytesConfig`` (LLM.int8 with its outlier threshold, NF4/FP4 with or
-without double quantization, bf16 compute).
+without double quantization, bf16 compute); ``int4`` is a ``TorchAoConfig``:
+torchao's weight-only INT4 in the language model's decoder layers (groups of
+128 weights share a BF16 scale and zero point), a kernel ``torch.compile``
+traces, where transformers refuses to compile bitsandbytes' layers. On CUDA the
+weights are packed for PyTorch's tinygemm kernel; on a CPU torchao 0.18 has no
+packed INT4 kernel, so they are stored unpacked in int8 (8 bits a weight) and
+dequantized per call: the CPU path checks answers and code, not bytes or speed.
 
 Taught in ``notebooks/01_loading_precisions.ipynb``.
 """
@@ -12,9 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from transformers import BitsAndBytesConfig
+from transformers import BitsAndBytesConfig, TorchAoConfig
 
-from vlmkit.errors import ConfigurationError
+from vlmkit.errors import BackendUnavailableError, ConfigurationError
+
+
+#: Weights per scale and zero point of ``int4`` (torchao's default, and tinygemm's fastest group size for decode).
+INT4_GROUP_SIZE = 128
 
 
 @dataclass(frozen=True)
@@ -30,10 +40,11 @@ class Precision:
     label: str
     bits: int
     dtype: torch.dtype
-    quantization: str | None = None  # None, "int8" or "4bit"
+    quantization: str | None = None  # None, "int8", "4bit" (bitsandbytes) or "int4" (torchao)
     int8_threshold: float = 6.0
     quant_type: str = "nf4"
     double_quant: bool = False
+    group_size: int = INT4_GROUP_SIZE  # int4: weights per scale and zero point
 
     @property
     def short_label(self) -> str:
@@ -42,11 +53,19 @@ class Precision:
 
     @property
     def is_quantized(self) -> bool:
-        """Whether bitsandbytes replaces the Linear layers."""
+        """Whether a quantization library replaces the Linear layers (or their weights)."""
         return self.quantization is not None
 
-    def quantization_config(self) -> BitsAndBytesConfig | None:
-        """The ``BitsAndBytesConfig`` for ``from_pretrained``, or ``None`` for 16/32-bit."""
+    @property
+    def library(self) -> str | None:
+        """The library that quantizes: ``"bitsandbytes"``, ``"torchao"`` or ``None`` for 16/32-bit."""
+        return None if self.quantization is None else "torchao" if self.quantization == "int4" else "bitsandbytes"
+
+    def quantization_config(self, device_type: str = "cuda") -> BitsAndBytesConfig | TorchAoConfig | None:
+        """The quantization config for ``from_pretrained`` on a ``device_type`` device, or ``None`` for 16/32-bit."""
+        if self.quantization == "int4":
+            return TorchAoConfig(quant_type=int4_weight_config(device_type, self.group_size),
+                                 modules_to_not_convert=list(INT4_KEPT_MODULES))
         if self.quantization == "int8":
             return BitsAndBytesConfig(load_in_8bit=True, llm_int8_threshold=self.int8_threshold)
         if self.quantization == "4bit":
@@ -57,6 +76,30 @@ class Precision:
                 bnb_4bit_compute_dtype=self.dtype,
             )
         return None
+
+
+#: What ``int4`` leaves in BF16, as bitsandbytes leaves ``lm_head``: the vision tower (its 1152-wide layers are
+#: not what decode reads) and ``lm_head``.
+INT4_KEPT_MODULES: tuple[str, ...] = ("model.visual", "lm_head")
+
+
+def int4_weight_config(device_type: str, group_size: int = INT4_GROUP_SIZE, *, set_inductor_config: bool = False) -> object:
+    """torchao's weight-only INT4 config for ``device_type``: ``Int4WeightOnlyConfig`` packed for tinygemm on CUDA,
+    ``IntxWeightOnlyConfig`` (int4 values in int8 storage, dequantized per call) elsewhere.
+
+    ``set_inductor_config=False`` keeps torchao from switching on TorchInductor's coordinate-descent tuning for the
+    whole process (it made the 8B step's compilation take minutes and would compile BF16 and INT4 under different
+    settings; ``python -m vlmkit.bench decode --inductor-tuning`` measures what it buys).
+    Taught in ``notebooks/10_int4_decode.ipynb``.
+    """
+    try:  # torchao is imported on first use: importing it costs seconds that most notebooks never need
+        from torchao.quantization import Int4WeightOnlyConfig, IntxWeightOnlyConfig, PerGroup
+    except ImportError as exc:
+        raise BackendUnavailableError(f"INT4 weight-only layers need torchao ({exc}): pip install torchao") from exc
+    if device_type == "cuda":
+        return Int4WeightOnlyConfig(group_size=group_size, int4_packing_format="tile_packed_to_4d",
+                                    set_inductor_config=set_inductor_config)
+    return IntxWeightOnlyConfig(weight_dtype=torch.int4, granularity=PerGroup(group_size))
 
 
 PRECISIONS: dict[str, Precision] = {
@@ -70,6 +113,7 @@ PRECISIONS: dict[str, Precision] = {
         Precision("nf4", "NF4", 4, torch.bfloat16, "4bit", quant_type="nf4"),
         Precision("fp4", "FP4", 4, torch.bfloat16, "4bit", quant_type="fp4"),
         Precision("nf4-dq", "NF4 + double quantization", 4, torch.bfloat16, "4bit", quant_type="nf4", double_quant=True),
+        Precision("int4", "INT4 (torchao weight-only, groups of 128)", 4, torch.bfloat16, "int4"),
     )
 }
 

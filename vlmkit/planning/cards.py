@@ -171,7 +171,7 @@ class DecisionSettings:
                 f"{self.image_sizes} px; batches {self.batch_sizes}; {self.new_tokens} answer tokens")
 
 
-def decision_settings(device: str = "auto", model: str = "auto", precisions: str = "bf16,int8,nf4",
+def decision_settings(device: str = "auto", model: str = "auto", precisions: str = "bf16,int8,nf4,int4",
                       cards: str = "8,10,12,16,24", image_sizes: str = "auto", batch_sizes: str = "1,2,4,8",
                       new_tokens: int = 8, check_model: str = "auto", large_model: str = "auto",
                       results_dir: str | Path | None = None) -> DecisionSettings:

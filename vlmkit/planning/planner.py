@@ -10,7 +10,9 @@
   block of bitsandbytes' block size and the 16-entry code; with double quantization the absmax is stored in 8
   bits with a float32 absmax per 256 of them, a 256-entry code and an offset). Everything else stays in the
   precision's dtype (token embeddings, ``lm_head``, norms, biases, the patch embedding), and the rotary
-  frequencies in float32.
+  frequencies in float32. ``int4`` (torchao) replaces the weights of the language model's decoder Linear layers
+  only (``INT4_KEPT_MODULES`` stay BF16): on CUDA packed two per byte with a BF16 scale and zero point per group
+  of 128; on a CPU one int8 per weight with a BF16 scale and an int8 zero point per group.
 - **KV cache**: keys and values of every layer for ``batch_size`` sequences of the prompt (text and visual
   tokens, counted by the model's processor) plus the answer.
 - **Activation peaks**, counted from the tensors transformers' Qwen3-VL code keeps alive at its most expensive
@@ -60,7 +62,7 @@ from vlmkit.models.architectures import QWEN_SPECIAL_TOKENS, REGISTRY, Architect
 from vlmkit.models.attention_backends import ATTENTION_IMPLEMENTATIONS, choose_attention
 from vlmkit.models.images import visual_tokens
 from vlmkit.models.loading import LoadMeasurement
-from vlmkit.models.precisions import Precision, get_precision
+from vlmkit.models.precisions import INT4_KEPT_MODULES, Precision, get_precision
 from vlmkit.models.processor import build_processor
 from vlmkit.runtime.attention import AttentionTiming, eager_score_bytes
 
@@ -75,6 +77,7 @@ NESTED_BLOCKSIZE = 256
 #: Gather taps of the vision tower's position-embedding resampling, by its interpolation mode.
 _INTERPOLATION_TAPS = {"bilinear": 4, "bicubic": 16}
 _F32 = torch.float32.itemsize
+_BF16 = torch.bfloat16.itemsize
 _I64 = torch.int64.itemsize
 
 
@@ -276,11 +279,16 @@ def _blocksize_4bit() -> int:
     return bnb.nn.Params4bit(torch.empty(0, device="meta"), requires_grad=False).blocksize
 
 
-def _quantized_bytes(prec: Precision, linear: nn.Module) -> tuple[int, int]:
-    """(weight bytes, constant bytes) bitsandbytes stores for one replaced layer."""
+def _quantized_bytes(prec: Precision, linear: nn.Module, device_type: str) -> tuple[int, int]:
+    """(weight bytes, constant bytes) bitsandbytes or torchao stores for one replaced layer on ``device_type``."""
     import bitsandbytes.functional as bnb_functional
 
     n = linear.out_features * linear.in_features
+    if prec.quantization == "int4":
+        groups = math.ceil(n / prec.group_size)
+        if device_type == "cuda":  # tinygemm: two weights a byte, a bf16 (scale, zero point) pair per group
+            return math.ceil(n / 2), groups * 2 * _BF16
+        return n, groups * (_BF16 + 1)  # unpacked: an int8 per weight, a bf16 scale and an int8 zero point
     if prec.quantization == "int8":  # int8 weight, one float32 scale (SCB) per output row
         return n, linear.out_features * _F32
     blocksize = _blocksize_4bit()
@@ -292,18 +300,21 @@ def _quantized_bytes(prec: Precision, linear: nn.Module) -> tuple[int, int]:
     return math.ceil(n / 2), blocks + nested + code
 
 
-_WEIGHTS_CACHE: dict[tuple[str, str], _Weights] = {}
+_WEIGHTS_CACHE: dict[tuple[str, str, str], _Weights] = {}
 
 
-def _weights(config: Qwen3VLConfig, prec: Precision) -> _Weights:
-    """Count the weights of ``config`` in ``prec`` on the meta device, as ``measure_footprint`` counts a loaded model."""
-    key = (config.to_json_string(), prec.name)
+def _weights(config: Qwen3VLConfig, prec: Precision, device_type: str) -> _Weights:
+    """Count the weights of ``config`` in ``prec`` on the meta device, as ``measure_footprint`` counts a loaded model
+    on a ``device_type`` device."""
+    key = (config.to_json_string(), prec.name, device_type if prec.library == "torchao" else "")
     if key in _WEIGHTS_CACHE:
         return _WEIGHTS_CACHE[key]
     with torch.device("meta"):
         net = Qwen3VLForConditionalGeneration._from_config(config, dtype=prec.dtype)
     skip: list[str] = []
-    if prec.is_quantized:
+    if prec.library == "torchao":
+        skip = list(INT4_KEPT_MODULES)
+    elif prec.is_quantized:
         qconfig = prec.quantization_config()
         skip = HfQuantizer.get_modules_to_not_convert(net, qconfig.llm_int8_skip_modules, net._keep_in_fp32_modules)
     bytes_by = {c: dict.fromkeys(STORAGE_KINDS, 0) for c in COMPONENTS}
@@ -318,7 +329,7 @@ def _weights(config: Qwen3VLConfig, prec: Precision) -> _Weights:
             seen.add(id(tensor))
             component = component_of(f"{module_name}.{name}")
             if replaced and name == "weight":
-                weight, constants = _quantized_bytes(prec, module)
+                weight, constants = _quantized_bytes(prec, module, device_type)
                 bytes_by[component]["quantized weights"] += weight
                 bytes_by[component]["quantization constants"] += constants
                 quantized.append(_QuantizedLinear(component, module.out_features, module.in_features,
@@ -349,8 +360,11 @@ def _sdpa_uses_math(dtype: torch.dtype, device: torch.device, heads: int, kv_hea
     return device.type == "cuda" and dtype == torch.float32 and heads != kv_heads
 
 
-def _bnb_transient(prec: Precision, layer: _QuantizedLinear, rows: int, outlier_fraction: float) -> int:
-    """The largest temporary one bitsandbytes layer allocates for an input of ``rows`` rows.
+def _layer_transient(prec: Precision, layer: _QuantizedLinear, rows: int, outlier_fraction: float,
+                   device: torch.device) -> int:
+    """The largest temporary one quantized layer allocates for an input of ``rows`` rows on ``device``.
+
+    INT4 (torchao): nothing on CUDA (tinygemm reads the packed weight), the dequantized weight on a CPU.
 
     4-bit: one row takes the fused matrix-vector kernel (nothing extra); more rows dequantize the whole weight to
     the compute dtype (plus the float32 absmax with double quantization). LLM.int8: the input cast to float16
@@ -359,6 +373,8 @@ def _bnb_transient(prec: Precision, layer: _QuantizedLinear, rows: int, outlier_
     """
     d = prec.dtype.itemsize
     n = layer.out_features * layer.in_features
+    if prec.quantization == "int4":  # tinygemm reads the packed weight; the CPU path dequantizes it for every call
+        return 0 if device.type == "cuda" else n * d
     if prec.quantization == "4bit":
         if rows == 1:
             return 0
@@ -396,10 +412,10 @@ class _Query:
 
 
 def _largest_transient(weights: _Weights, q: _Query, vision: bool, rows: int, merged_rows: int) -> int:
-    """The largest bitsandbytes temporary among the vision tower's (or the language model's) replaced layers."""
+    """The largest quantized layer's temporary among the vision tower's (or the language model's) replaced layers."""
     if not q.prec.is_quantized:
         return 0
-    return max((_bnb_transient(q.prec, layer, merged_rows if layer.merged else rows, q.outlier_fraction)
+    return max((_layer_transient(q.prec, layer, merged_rows if layer.merged else rows, q.outlier_fraction, q.device)
                 for layer in weights.quantized if (layer.component == "vision tower") == vision), default=0)
 
 
@@ -511,7 +527,7 @@ def plan_memory(
         raise ConfigurationError("image sides, batch_size and new_tokens must be >= 1 and "
                                  "int8_outlier_fraction within [0, 1]")
     arch = _resolve(model)
-    weights = _weights(arch.config, prec)
+    weights = _weights(arch.config, prec, dev.type)
     tokens_per_image = visual_tokens(arch.processor.image_processor, height, width)
     text = text_tokens if text_tokens is not None else _prompt_text_tokens(arch.processor, question)
     q = _Query(prec=prec, device=dev, attention=attn_implementation or choose_attention(dev).used, batch=batch_size,

@@ -38,8 +38,9 @@ from vlmkit.runtime.attention import SDPA_PICKS, AttentionTiming
 from vlmkit.runtime.generation_variants import VARIANTS, CompileVariantRun
 from vlmkit.verdicts.quality import AccuracyMeasurement
 
-#: The precisions both trees choose from, highest precision first (the order "quality" prefers).
-CANDIDATES: tuple[str, ...] = ("bf16", "int8", "nf4")
+#: The precisions both trees choose from, highest precision first (the order "quality" prefers; of the two 4-bit
+#: ones the seed's NF4 first).
+CANDIDATES: tuple[str, ...] = ("bf16", "int8", "nf4", "int4")
 
 
 PRIORITIES: tuple[str, ...] = ("speed", "memory", "quality")
@@ -206,7 +207,7 @@ def recommend_precision(model: str | Path | ArchitectureSpec, vram_gib: float, *
            records_dir: str | Path = "reference/nvidia-h200") -> Recommendation:
     """Recommend a precision (and the settings that go with it) for ``models`` copies of ``model`` on a card.
 
-    Each candidate (BF16, INT8, NF4) is planned with :func:`vlmkit.plan_memory` on CUDA with SDPA attention, for
+    Each candidate (BF16, INT8, NF4, INT4) is planned with :func:`vlmkit.plan_memory` on CUDA with SDPA attention, for
     a query of ``batch_size`` images of ``image_size`` px. Assumption for several models: they share one process,
     hence one CUDA context, and may answer at the same time, so the need is ``models`` times the allocator's
     peak plus one context (the context measured by notebook 01 in ``records_dir``). Only precisions whose need
