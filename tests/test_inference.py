@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -69,18 +70,81 @@ def test_inputs_of_every_kind(fp32_vlm, image, tmp_path):
         assert fp32_vlm.ask(given, "what?", max_new_tokens=1).stats.visual_tokens == 6
 
 
-def test_use_compile_gives_a_static_cache_and_reports_what_compiled(tiny_checkpoint, image):
-    plain = VLMInference(model="qwen3-vl-tiny", device="cpu")
-    vlm = VLMInference(model="qwen3-vl-tiny", device="cpu", use_compile=True, static_cache_tokens=128)
-    first, again = (v.ask(image, "what?", max_new_tokens=4, min_new_tokens=4) for v in (plain, vlm))
-    assert again.text == first.text and first.stats.compiled_graphs is None
-    assert again.stats.compiled_graphs == 0  # observed: transformers compiles only on CUDA
-    assert any("compiled nothing" in note and "static cache, uncompiled" in note for note in vlm.report.notes)
-    follow, follow_plain = vlm.follow_up("and?", max_new_tokens=4), plain.follow_up("and?", max_new_tokens=4)
-    assert follow.text == follow_plain.text and follow.stats.tokens_cached == follow_plain.stats.tokens_cached > 0
-    assert vlm.ask(image, "what?", max_new_tokens=4, min_new_tokens=4).stats.tokens_cached == 0  # emptied for a new one
-    with pytest.raises(ConfigurationError, match="static cache holds 128"):
+@pytest.fixture(scope="module")
+def compiled_vlm(tiny_checkpoint):
+    """``use_compile=True`` in FP32 (greedy picks then match the uncompiled path token for token); the ``eager``
+    compile backend checks that the step compiles whole without TorchInductor's minutes of code generation."""
+    torch._dynamo.reset()  # a step compiled by an earlier test would make the first call here a cached one
+    return VLMInference(model="qwen3-vl-tiny", device="cpu", precision="fp32", use_compile=True,
+                        static_cache_tokens=160, compile_backend="eager")
+
+
+def test_use_compile_decodes_through_the_loop_and_answers_as_generate(compiled_vlm, fp32_vlm, image):
+    vlm, plain = compiled_vlm, fp32_vlm
+    first = vlm.ask(image, "what?", max_new_tokens=6, min_new_tokens=6)
+    assert first.text == plain.ask(image, "what?", max_new_tokens=6, min_new_tokens=6).text
+    assert first.stats.compiled_graphs == 1 and first.stats.tokens_out == 6  # the first call compiles the step
+    assert vlm.report.compile_warmup_s == first.stats.total_s
+    assert any("vlmkit's decode loop" in n and "backend=eager" in n for n in vlm.report.notes)
+    for question, tokens in (("and?", 8), ("and then?", 5)):  # follow-ups continue on the static cache
+        ours, theirs = vlm.follow_up(question, max_new_tokens=tokens), plain.follow_up(question, max_new_tokens=tokens)
+        assert ours.text == theirs.text and ours.stats.compiled_graphs == 0
+        assert (ours.stats.tokens_cached, ours.stats.tokens_in) == (theirs.stats.tokens_cached, theirs.stats.tokens_in)
+        assert ours.stats.tokens_cached > 0 and ours.stats.visual_tokens == 0
+    other = (np.random.default_rng(1).random((96, 128, 3)) * 255).astype(np.uint8)  # a new size, a new question
+    again = vlm.ask(other, "how many?", max_new_tokens=12)
+    assert again.text == plain.ask(other, "how many?", max_new_tokens=12).text
+    assert again.stats.compiled_graphs == 0 and again.stats.tokens_cached == 0  # the same graph, an emptied cache
+    with pytest.raises(ConfigurationError, match="static cache holds 160"):
         vlm.follow_up("and?", max_new_tokens=200)
+
+
+def test_the_compiled_answer_stops_at_the_end_of_text_as_generate_does(compiled_vlm, fp32_vlm, image):
+    free = fp32_vlm.ask(image, "what?", max_new_tokens=30, min_new_tokens=30)
+    ids = fp32_vlm._conversation.sequences[0, -30:].tolist()
+    stop = ids[20]  # make a token the model picks the end of text: generate and the loop must stop at it
+    first = ids.index(stop)
+    saved = [v.model.generation_config.eos_token_id for v in (compiled_vlm, fp32_vlm)]
+    try:
+        for v in (compiled_vlm, fp32_vlm):
+            v.model.generation_config.eos_token_id = [stop]
+        compiled_vlm._loop._eos = torch.tensor([stop])
+        ours, theirs = (v.ask(image, "what?", max_new_tokens=30) for v in (compiled_vlm, fp32_vlm))
+        assert ours.stats.tokens_out == theirs.stats.tokens_out == first + 1
+        assert compiled_vlm._conversation.sequences[0, -1] == stop
+        late = compiled_vlm.ask(image, "what?", max_new_tokens=30, min_new_tokens=first + 2)  # banned until then
+        assert late.stats.tokens_out == (ids.index(stop, first + 1) + 1 if stop in ids[first + 1:] else 30)
+        assert int(compiled_vlm.kv_cache.get_seq_length()) == compiled_vlm._conversation.sequences.shape[1] - 1
+    finally:
+        for v, eos in zip((compiled_vlm, fp32_vlm), saved):
+            v.model.generation_config.eos_token_id = eos
+        compiled_vlm._loop._eos = torch.tensor(saved[0])
+    assert free.stats.tokens_out == 30
+
+
+def test_int4_compiles_in_the_loop(tiny_checkpoint, image):
+    vlm = VLMInference(model="qwen3-vl-tiny", device="cpu", precision="int4", use_compile=True,
+                       static_cache_tokens=96, compile_backend="eager")
+    answer = vlm.ask(image, "what?", max_new_tokens=4, min_new_tokens=4)
+    assert answer.stats.tokens_out == 4 and answer.stats.compiled_graphs >= 1
+    assert "torchao" in vlm.report.quant_backend
+
+
+def test_a_flash_attention_language_model_moves_to_sdpa_for_the_compiled_step(loaded_by_precision):
+    from vlmkit.models.attention_backends import attention_for_compiled_decode
+
+    model = loaded_by_precision("bf16").model
+    assert attention_for_compiled_decode(model) is None  # SDPA compiles whole: nothing to change
+    text = model.config.text_config
+    text._attn_implementation = "flash_attention_2"  # as if the package had loaded (no CUDA here)
+    try:
+        with pytest.raises(ConfigurationError, match="strict_compile"):
+            attention_for_compiled_decode(model, strict=True)
+        note = attention_for_compiled_decode(model)
+        assert note.startswith("attention for use_compile: flash_attention_2 in the vision tower")
+        assert text._attn_implementation == "sdpa"
+    finally:
+        model.set_attn_implementation({"text_config": "sdpa"})
 
 
 def test_use_compile_on_a_model_transformers_will_not_compile(loaded_by_precision, image):

@@ -84,7 +84,7 @@ def _rung(name: str, query_s: float | None, tokens_per_s: float | None, note: st
                                                           (0.5, "holds: faster than the defaults"),
                                                           (1.01, "no measurable gain over the defaults")])
 def test_the_recipe_is_judged_as_one_call_per_query(tmp_path, recipe_query_s, expected):
-    recipe = "the seed's recipe: generate, use_compile + use_flash_attention"
+    recipe = "the seed's recipe: VLMInference(use_compile, use_flash_attention)"
     _write(tmp_path / "09_decode_ladder.json", "09_decode_ladder", [
         ("decode-rung", "bf16", _rung("generate, eager, dynamic cache", 1.0, 30.0)),
         ("decode-rung", "bf16", _rung(recipe, recipe_query_s, 20.0, "attention: flash_attention_4; 42 graph(s)")),
@@ -100,7 +100,7 @@ def test_the_recipe_is_judged_as_one_call_per_query(tmp_path, recipe_query_s, ex
 def test_a_failed_recipe_gives_its_error_and_no_verdict(tmp_path):
     _write(tmp_path / "09_decode_ladder.json", "09_decode_ladder", [
         ("decode-rung", "bf16", _rung("generate, eager, dynamic cache", 1.0, 30.0)),
-        ("decode-rung", "bf16", _rung("the seed's recipe: generate, use_compile + use_flash_attention", None, None,
+        ("decode-rung", "bf16", _rung("the seed's recipe: VLMInference(use_compile, use_flash_attention)", None, None,
                                       "failed: RuntimeError: no kernel"))])
     row = next(r for r in seed_statements(tmp_path) if r.statement.startswith("max speed"))
     assert row.verdict == "not measured as one recipe" and "failed: RuntimeError: no kernel" in row.measured

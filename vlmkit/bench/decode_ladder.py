@@ -317,7 +317,7 @@ def climb(default: VLMInference, recipe: VLMInference, ceilings: Ceilings, *, im
     compiled_mode = "reduce-overhead" if default.device.type == "cuda" else "default"
     plan: list[tuple[str, Callable[[str], Rung]]] = [
         ("generate, eager, dynamic cache", lambda n: generate_rung(n, default, ceilings, **sizes)),
-        ("the seed's recipe: generate, use_compile + use_flash_attention",
+        ("the seed's recipe: VLMInference(use_compile, use_flash_attention)",
          lambda n: generate_rung(n, recipe, ceilings, **sizes)),
         ("static-cache loop, eager step", lambda n: loop_rung(n, default, ceilings, **sizes)),
         ("static-cache loop, compiled step", lambda n: loop_rung(n, default, ceilings, compile_mode=compiled_mode,

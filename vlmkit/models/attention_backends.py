@@ -144,3 +144,27 @@ def set_vision_attention(model: PreTrainedModel, implementation: str) -> None:
     Taught in ``notebooks/02_quality.ipynb`` (how the shapes model is trained).
     """
     model.set_attn_implementation({"vision_config": implementation})
+
+
+def attention_for_compiled_decode(model: PreTrainedModel, strict: bool = False) -> str | None:
+    """Give the language model an attention that ``torch.compile`` traces whole, for ``use_compile=True``.
+
+    The flash-attn packages break TorchDynamo's graph in decode (their unpadding calls ``.item()``; transformers'
+    compiled decode then recompiles per layer until its limit and runs the later layers eagerly), and PyTorch's own
+    flash SDPA kernel takes no attention mask, which a static cache's unfilled positions need. So a model loaded with
+    a flash-attn package keeps it in the vision tower (the prefill, which runs eagerly) and its language model moves
+    to SDPA (PyTorch picks the fused kernel that takes the mask). Returns what was done, in words, or ``None`` when
+    the language model already compiles whole; with ``strict`` a flash-attn language model is an error instead.
+    Taught in ``notebooks/09_decode_ladder.ipynb``.
+    """
+    used = model.config.text_config._attn_implementation
+    if used not in FLASH_ATTN_PACKAGES:
+        return None
+    label = FLASH_ATTN_PACKAGES[used][0]
+    why = (f"the {label} breaks TorchDynamo's graph in decode (.item() in its unpadding) and PyTorch's flash SDPA "
+           "kernel takes no mask, which the static cache needs")
+    if strict:
+        raise ConfigurationError(f"use_compile=True with strict_compile: {why}; load with attn_implementation='sdpa' "
+                                 "or pass strict_compile=False (vlmkit then keeps it in the vision tower only)")
+    model.set_attn_implementation({"text_config": "sdpa"})
+    return f"attention for use_compile: {used} in the vision tower (prefill), sdpa in the language model ({why})"

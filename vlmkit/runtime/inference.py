@@ -12,21 +12,21 @@ Taught in ``notebooks/01_loading_precisions.ipynb``.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import StaticCache
 from transformers.generation.streamers import BaseStreamer
 
 from vlmkit.errors import ConfigurationError, ConversationError
 from vlmkit.measure.memory import MemoryProbe
+from vlmkit.models.attention_backends import attention_for_compiled_decode
 from vlmkit.models.images import ImageLike, check_pixel_budget, to_rgb_image
 from vlmkit.models.loading import LoadedModel, LoadReport, load_model
 from vlmkit.models.precisions import precision_from_flags
-from vlmkit.runtime.compilation import watch_compiles, why_nothing_compiled
+from vlmkit.runtime.compilation import CompileActivity, watch_compiles, why_nothing_compiled
+from vlmkit.runtime.decode_loop import DecodeLoop
 
 #: Positions of the static KV cache ``use_compile`` gives each conversation: the book's largest query (a 1792 px
 #: image, 3136 visual tokens, and its answer) fits; one shape for every call, so one compilation serves them all.
@@ -108,12 +108,17 @@ class VLMInference:
     ``use_flash_attention`` the flash-attn 2 package is used where transformers can use it, else the
     flash-attn 4 package, else SDPA with a note in ``report.notes`` (or an error, with ``strict_attention``);
     ``report.attention.used`` says which ran.
-    ``use_compile`` gives every conversation a static KV cache of ``static_cache_tokens`` tokens (one shape for
-    every call, so one compilation serves them all) and lets transformers compile the decoding forward where its
-    rules allow (on CUDA); each call's ``stats.compiled_graphs`` says how many graphs TorchDynamo compiled during
-    it, and the first call that compiled is the warm-up (``report.compile_warmup_s``). Models transformers refuses
-    to compile (bitsandbytes' quantizers say ``is_compileable=False``) run uncompiled with a note, or raise
-    with ``strict_compile``. ``notebooks/05_compile.ipynb`` measures what compiling gains.
+    ``use_compile`` decodes through vlmkit's :class:`~vlmkit.runtime.decode_loop.DecodeLoop`: every conversation
+    lives on one static KV cache of ``static_cache_tokens`` positions, the prompt goes through the model eagerly,
+    and each further token runs one step compiled whole by ``torch.compile`` (``compile_backend``, TorchInductor
+    by default; on CUDA replayed as a CUDA graph), with no wait for the host but one every few tokens to look for
+    the end of the answer. The first call that decodes compiles (``report.compile_warmup_s``); later calls, images
+    of any size and follow-ups (which push only the new turn through the model) reuse the graph, and each call's
+    ``stats.compiled_graphs`` says what TorchDynamo compiled during it. A flash-attn package stays in the vision
+    tower only (:func:`~vlmkit.models.attention_backends.attention_for_compiled_decode`). Models transformers
+    refuses to compile (bitsandbytes' quantizers say ``is_compileable=False``) run uncompiled through
+    ``generate`` with a note, or raise with ``strict_compile``; ``precision="int4"`` (torchao) compiles.
+    ``notebooks/05_compile.ipynb`` and ``09_decode_ladder.ipynb`` measure what compiling gains.
     Taught in ``notebooks/01_loading_precisions.ipynb``.
     """
 
@@ -132,6 +137,7 @@ class VLMInference:
         resize_large_images: bool = False,
         strict_compile: bool = False,
         static_cache_tokens: int = STATIC_CACHE_TOKENS,
+        compile_backend: str = "inductor",
     ):
         prec = precision_from_flags(load_in_8bit, load_in_4bit, precision)
         loaded = load_model(
@@ -142,21 +148,22 @@ class VLMInference:
             use_flash_attention=use_flash_attention,
             strict_attention=strict_attention,
         )
-        self._adopt(loaded, use_compile, resize_large_images, strict_compile, static_cache_tokens)
+        self._adopt(loaded, use_compile, resize_large_images, strict_compile, static_cache_tokens, compile_backend)
 
     @classmethod
     def from_loaded(cls, loaded: LoadedModel, *, use_compile: bool = False, resize_large_images: bool = False,
-                    strict_compile: bool = False, static_cache_tokens: int = STATIC_CACHE_TOKENS) -> "VLMInference":
+                    strict_compile: bool = False, static_cache_tokens: int = STATIC_CACHE_TOKENS,
+                    compile_backend: str = "inductor") -> VLMInference:
         """Wrap a model that ``load_model`` already loaded (no second load).
 
         Taught in ``notebooks/01_loading_precisions.ipynb``.
         """
         instance = cls.__new__(cls)
-        instance._adopt(loaded, use_compile, resize_large_images, strict_compile, static_cache_tokens)
+        instance._adopt(loaded, use_compile, resize_large_images, strict_compile, static_cache_tokens, compile_backend)
         return instance
 
     def _adopt(self, loaded: LoadedModel, use_compile: bool, resize_large_images: bool, strict_compile: bool,
-               static_cache_tokens: int) -> None:
+               static_cache_tokens: int, compile_backend: str) -> None:
         self.model = loaded.model
         self.processor = loaded.processor
         self.report: LoadReport = loaded.report
@@ -164,25 +171,34 @@ class VLMInference:
         self.use_compile = use_compile
         self.resize_large_images = resize_large_images
         self._conversation: _Conversation | None = None
-        self._static_cache: StaticCache | None = None
+        self._loop: DecodeLoop | None = None
         self._compile_checked = False
         if not use_compile:
             return
-        if static_cache_tokens < 1:
-            raise ConfigurationError(f"static_cache_tokens must be positive, got {static_cache_tokens}")
+        if static_cache_tokens < 2:
+            raise ConfigurationError(f"static_cache_tokens must be at least 2, got {static_cache_tokens}")
         quantizer = getattr(self.model, "hf_quantizer", None)
         if quantizer is not None and not quantizer.is_compileable:
             refusal = (f"use_compile=True: transformers does not compile {self.report.precision_label} models "
                        f"({type(quantizer).__name__}.is_compileable is False)")
             if strict_compile:
-                raise ConfigurationError(f"{refusal}; load in bf16, or pass strict_compile=False to run uncompiled")
+                raise ConfigurationError(f"{refusal}; load in bf16 or int4, or pass strict_compile=False to run "
+                                         "uncompiled")
             self.report.notes.append(f"{refusal}: calls run uncompiled, with the dynamic KV cache")
             return
-        self._static_cache = StaticCache(config=self.model.config, max_cache_len=static_cache_tokens)
-        self.model.generation_config.disable_compile = False
-        self.report.notes.append(f"use_compile=True: a static KV cache of {static_cache_tokens} tokens per conversation; "
-                                 "transformers compiles the decoding forward where it can (each call's "
-                                 "stats.compiled_graphs says what TorchDynamo compiled)")
+        attention_note = attention_for_compiled_decode(self.model, strict_compile)
+        if attention_note:
+            self.report.notes.append(attention_note)
+        mode = "reduce-overhead" if self.device.type == "cuda" else "default"
+        self._loop = DecodeLoop(self.model, max_tokens=static_cache_tokens, compile_mode=mode,
+                                compile_backend=compile_backend, fixed_length=False)
+        self.report.notes.append(
+            f"use_compile=True: vlmkit's decode loop (a static KV cache of {static_cache_tokens} tokens per "
+            f"conversation; one token step compiled whole, torch.compile mode={mode!r}, backend={compile_backend}"
+            + (", replayed as a CUDA graph" if mode == "reduce-overhead" else "") + "; prefill eager; "
+            + ("sampling as the generation config says" if self._loop.sampling.do_sample else "greedy")
+            + ")" + (f"; not applied from the generation config: {', '.join(self._loop.unsupported)}"
+                     if self._loop.unsupported else ""))
 
     @property
     def max_pixels(self) -> int:
@@ -257,22 +273,19 @@ class VLMInference:
         return self._generate(inputs, cache=None, visual_tokens=visual_tokens,
                               max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens)
 
-    def _compile_watch(self) -> contextlib.AbstractContextManager:
-        """TorchDynamo's activity during a call where transformers may compile; nothing to watch otherwise."""
-        return watch_compiles() if self._static_cache is not None else contextlib.nullcontext()
-
-    def _note_compilation(self, compiles: object, stats: CallStats) -> None:
-        """After the first call: the warm-up it paid for compiling, or what was observed when nothing compiled."""
-        if self._compile_checked:
+    def _note_compilation(self, compiles: CompileActivity, stats: CallStats) -> None:
+        """After the first call that decoded more than one token: the warm-up it paid for compiling the step, or
+        (when nothing compiled) what was observed."""
+        if self._compile_checked or stats.tokens_out < 2:
             return
         self._compile_checked = True
-        reason = why_nothing_compiled(self.model, compiles)
-        if reason is None:
+        if compiles.graphs:
             self.report.compile_warmup_s = stats.total_s
             self.report.notes.append(f"use_compile=True: the first call compiled {compiles.graphs} graph(s) and took "
                                      f"{stats.total_s:.1f} s (the warm-up)")
         else:
-            self.report.notes.append(f"use_compile=True: {reason}; calls run with the static cache, uncompiled")
+            self.report.notes.append(f"use_compile=True: {why_nothing_compiled(self.model, compiles)}; the step runs "
+                                     "as compiled earlier in this process (the same graph)")
 
     def _next_turn(self, question: str) -> dict:
         """The conversation so far (its exact token ids) plus a new user turn and the assistant prompt."""
@@ -328,19 +341,12 @@ class VLMInference:
             raise ConfigurationError(
                 f"need max_new_tokens >= 1 and 0 <= min_new_tokens <= max_new_tokens, got {max_new_tokens}, {min_new_tokens}"
             )
-        if self._static_cache is not None and cache is None:  # a new conversation starts on the emptied static cache
-            with torch.inference_mode():  # the cache's tensors were made there
-                self._static_cache.reset()
-            cache = self._static_cache
-        cached = int(cache.get_seq_length()) if cache is not None else 0  # int: a static cache counts in place
+        if self._loop is not None:
+            return self._loop_answer(inputs, cache, visual_tokens, max_new_tokens, min_new_tokens or 0)
+        cached = int(cache.get_seq_length()) if cache is not None else 0
         prompt_len = inputs["input_ids"].shape[1]
-        if cache is self._static_cache is not None and prompt_len + max_new_tokens > self._static_cache.get_max_length():
-            raise ConfigurationError(
-                f"this call needs {prompt_len + max_new_tokens} cache positions (conversation so far, new turn and "
-                f"{max_new_tokens} new tokens) but the static cache holds {self._static_cache.get_max_length()}: pass a "
-                "larger static_cache_tokens, fewer max_new_tokens, or start a new conversation with ask()")
         clock = _TokenClock()
-        with torch.inference_mode(), MemoryProbe(self.device) as probe, self._compile_watch() as compiles:
+        with torch.inference_mode(), MemoryProbe(self.device) as probe:
             start = time.perf_counter()
             out = self.model.generate(
                 **inputs,
@@ -352,25 +358,44 @@ class VLMInference:
             )
             end = time.perf_counter()
         new_tokens = out.sequences[0, prompt_len:]
-        visual = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
-        if not visual and self._conversation is not None:  # a cached follow-up: the image stays the conversation's
-            visual = self._conversation.visual_inputs
-        self._conversation = _Conversation(out.sequences, out.past_key_values, self.model.model.rope_deltas, visual)
+        self._remember(inputs, out.sequences, out.past_key_values)
         first = clock.stamps[0] if clock.stamps else end
         decode = (clock.stamps[-1] - first) / (len(clock.stamps) - 1) if len(clock.stamps) > 1 else None
-        stats = CallStats(
-            prefill_s=first - start,
-            decode_s_per_token=decode,
-            total_s=end - start,
-            tokens_in=prompt_len - cached,
-            tokens_cached=cached,
-            tokens_out=int(new_tokens.numel()),
-            visual_tokens=visual_tokens,
-            peak_memory_bytes=probe.result.peak_bytes,
-            memory_kind=probe.result.kind,
-            compiled_graphs=compiles.graphs if compiles is not None else None,
-        )
-        if compiles is not None:
-            self._note_compilation(compiles, stats)
-        text = self.processor.decode(new_tokens, skip_special_tokens=True)
-        return Answer(text=text, stats=stats)
+        stats = CallStats(prefill_s=first - start, decode_s_per_token=decode, total_s=end - start,
+                          tokens_in=prompt_len - cached, tokens_cached=cached, tokens_out=int(new_tokens.numel()),
+                          visual_tokens=visual_tokens, peak_memory_bytes=probe.result.peak_bytes,
+                          memory_kind=probe.result.kind)
+        return Answer(text=self.processor.decode(new_tokens, skip_special_tokens=True), stats=stats)
+
+    def _loop_answer(self, inputs: dict, cache: object, visual_tokens: int, max_new_tokens: int,
+                     min_new_tokens: int) -> Answer:
+        """``use_compile``: the answer through :class:`DecodeLoop` on the conversation's static cache."""
+        loop = self._loop
+        cached = int(loop.cache.get_seq_length()) if cache is not None else 0
+        prompt_len = inputs["input_ids"].shape[1]
+        if prompt_len + max_new_tokens > loop.max_tokens:
+            raise ConfigurationError(
+                f"this call needs {prompt_len + max_new_tokens} cache positions (conversation so far, new turn and "
+                f"{max_new_tokens} new tokens) but the static cache holds {loop.max_tokens}: pass a "
+                "larger static_cache_tokens, fewer max_new_tokens, or start a new conversation with ask()")
+        with MemoryProbe(self.device) as probe, watch_compiles() as compiles:
+            start = time.perf_counter()
+            result = loop.answer(inputs, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens, cached=cached)
+            end = time.perf_counter()
+        new_tokens = result.tokens[0]
+        # the cache holds every token but the answer's last (its step never ran): the next turn feeds it first
+        self._remember(inputs, torch.cat([inputs["input_ids"], result.tokens.to(self.device)], dim=1), loop.cache)
+        stats = CallStats(prefill_s=result.prefill_s, decode_s_per_token=result.decode_s_per_token,
+                          total_s=end - start, tokens_in=prompt_len - cached, tokens_cached=cached,
+                          tokens_out=int(new_tokens.numel()), visual_tokens=visual_tokens,
+                          peak_memory_bytes=probe.result.peak_bytes, memory_kind=probe.result.kind,
+                          compiled_graphs=compiles.graphs)
+        self._note_compilation(compiles, stats)
+        return Answer(text=self.processor.decode(new_tokens, skip_special_tokens=True), stats=stats)
+
+    def _remember(self, inputs: dict, sequences: torch.Tensor, cache: object) -> None:
+        """Keep the conversation: its token ids, its cache and image (a cached follow-up keeps the first image)."""
+        visual = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
+        if not visual and self._conversation is not None:
+            visual = self._conversation.visual_inputs
+        self._conversation = _Conversation(sequences, cache, self.model.model.rope_deltas, visual)
