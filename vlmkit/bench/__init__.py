@@ -7,6 +7,8 @@ bandwidth at 72B scale.
 - ``model_speed``: the whole model per precision (query, prefill, decode, kernel time) and its phases on the roofline.
 - ``dequantization``: notebook 03's settings per device, and the whole model timed in each precision.
 - ``decode_ladder``: the same answer decoded on rungs that remove more and more per-token overhead.
+- ``decode_bench``: ``python -m vlmkit.bench decode``, ``VLMInference`` per precision on the standard query, and
+  where one compiled token's time goes.
 - ``bandwidth_scaling``: is a whole query memory bound at 8B and at a 72B shape?
 - ``compile_variants``: every generation variant in every precision, and the recompile lesson (notebook 05).
 - ``attention_sweep``: every attention variant at every image size (notebook 06).
@@ -19,6 +21,11 @@ from vlmkit.core.lazy import lazy_exports
 
 #: Each public name of this room and the module that defines it (loaded on first use).
 _EXPORTS = {
+    "DecodeBench": "decode_bench",
+    "TokenProfile": "decode_bench",
+    "bench_settings": "decode_bench",
+    "run_bench": "decode_bench",
+    "token_profile": "decode_bench",
     "AttentionSettings": "attention_sweep",
     "AttentionSweep": "attention_sweep",
     "EAGER": "attention_sweep",

@@ -96,3 +96,22 @@ def busy_per_phase(ask: Callable[[int], object], new_tokens: int, device: torch.
     if not query > prefill > 0:
         raise BackendUnavailableError(f"the profiler reported no usable kernel time ({query=:.4f} s, {prefill=:.4f} s)")
     return PhaseBusy(query, prefill, new_tokens)
+
+
+def kernel_seconds(fn: Callable[[], object], device: torch.device) -> dict[str, float]:
+    """Each CUDA kernel's total time (seconds) while ``fn`` runs once, by kernel name (CUDA-graph replays included).
+
+    Taught in ``notebooks/10_int4_decode.ipynb`` (where a decode token's time goes).
+    """
+    if device.type != "cuda":
+        raise BackendUnavailableError(f"kernel times need a CUDA device; this run is on {device.type}")
+    synchronize(device)
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA], acc_events=True) as prof:
+        fn()
+        synchronize(device)
+    times: dict[str, float] = {}
+    for event in prof.key_averages():
+        if event.device_type == torch.autograd.DeviceType.CUDA:
+            micros = getattr(event, "self_device_time_total", 0.0) or getattr(event, "self_cuda_time_total", 0.0)
+            times[event.key] = times.get(event.key, 0.0) + micros / 1e6
+    return times

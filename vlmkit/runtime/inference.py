@@ -201,6 +201,11 @@ class VLMInference:
                      if self._loop.unsupported else ""))
 
     @property
+    def decodes_compiled(self) -> bool:
+        """Whether answers decode through the compiled loop (``use_compile`` on a model that compiles)."""
+        return self._loop is not None
+
+    @property
     def max_pixels(self) -> int:
         """The image processor's pixel budget (``size['longest_edge']``)."""
         return int(self.processor.image_processor.size["longest_edge"])

@@ -1,0 +1,53 @@
+"""The decode benchmark command runs every precision and variant on a CPU and writes typed records (no times
+are asserted: the numbers are the command's report, not a test's)."""
+
+import pytest
+
+from vlmkit.bench.decode_bench import DecodeBench, bench_settings, kernel_part, main
+from vlmkit.errors import ConfigurationError
+from vlmkit.measure.records import read_measurements
+
+
+def test_the_command_measures_each_precision_and_variant_and_records_it(tiny_checkpoint, tmp_path, capsys):
+    main(["--device", "cpu", "--precisions", "bf16,int4,nf4", "--variants", "compiled,eager", "--repeats", "2",
+          "--new-tokens", "4", "--results", str(tmp_path)])
+    printed = capsys.readouterr().out
+    runs = {(r.precision, r.measurement.variant): r for r in read_measurements(DecodeBench, tmp_path, "decode_bench")}
+    assert set(runs) == {(p, v) for p in ("bf16", "int4", "nf4") for v in ("compiled", "eager")}
+    for (precision, variant), r in runs.items():
+        m = r.measurement
+        assert r.shapes == {"image": [64, 64], "new_tokens": 4, "batch": 1} and r.repeats == 2
+        assert m.tokens_per_s == pytest.approx(1e3 / m.decode_ms_per_token)
+        assert m.bandwidth_share == pytest.approx(m.bytes_per_token * m.tokens_per_s / m.copy_bandwidth)
+        assert m.whole_query_spread[0] <= m.whole_query_ms <= m.whole_query_spread[1]
+        assert m.compiled == (variant == "compiled" and precision != "nf4")  # bitsandbytes: transformers refuses
+        if m.compiled:  # the step compiled in the warm-up, the timed answers reused it, and again after a reset
+            assert m.graphs_in_warmup >= 1 and m.graphs_after_warmup == 0 and m.cached_warmup_s > 0
+            assert any("vlmkit's decode loop" in n for n in m.notes)
+        else:
+            assert m.cached_warmup_s is None and m.graphs_after_warmup is None
+    assert runs["int4", "compiled"].measurement.bytes_per_token < runs["bf16", "compiled"].measurement.bytes_per_token
+    assert "nf4 not compiled (transformers refuses)" in printed and f"records: {tmp_path}" in printed
+
+
+def test_bad_options_are_refused_by_name():
+    with pytest.raises(ConfigurationError, match="variants"):
+        bench_settings("cpu", variants="fast")
+    with pytest.raises(Exception, match="int3"):
+        bench_settings("cpu", precisions="int3")
+    with pytest.raises(ConfigurationError, match="CUDA"):
+        bench_settings("cpu", profile=True)
+    with pytest.raises(ConfigurationError, match="repeats"):
+        bench_settings("cpu", repeats=0)
+    s = bench_settings("cpu")
+    assert (s.model, s.precisions, s.compile_backend, s.query.image_size) == ("qwen3-vl-tiny", ["bf16", "int4"],
+                                                                              "eager", 64)
+
+
+def test_kernel_names_fall_into_the_parts_of_a_token():
+    assert kernel_part("void flash_fwd_splitkv_kernel<...>") == "attention"
+    assert kernel_part("void at::native::_weight_int4pack_mm_kernel<...>") == "matmuls"
+    assert kernel_part("sm90_xmma_gemm_bf16bf16_bf16f32") == "matmuls"
+    assert kernel_part("triton_red_fused__to_copy_add_mean_mul_pow_rsqrt_0") == "norms, rope, activations"
+    assert kernel_part("void at::native::reduce_kernel<argmax>") == "sampling"
+    assert kernel_part("Memcpy DtoD (Device -> Device)") == "other"
