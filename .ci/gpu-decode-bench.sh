@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # The decode benchmark on the offline GPU host, in one device call of at most 10 minutes:
 #   bash .ci/gpu-decode-bench.sh
-# Installs the carried wheelhouse, then runs `python -m vlmkit.bench decode` three times (BF16 and INT4 compiled
+# Uses the carried .gpu-site/ (the wheelhouse's bitsandbytes, torchao and jinja2 unpacked, bitsandbytes without the
+# libraries of other CUDA versions: the working tree and .wheelhouse/ together exceed one call's 64 MiB), else
+# installs the carried wheelhouse; then runs `python -m vlmkit.bench decode` three times (BF16 and INT4 compiled
 # with the per-token profile; INT4 with torchao's recommended TorchInductor settings; BF16 through eager generate,
 # the seed's defaults), each under its own time limit so that what was measured still comes back. The records
 # go to $OUT/results/decode_bench.json and the log to $OUT/log.txt.
 set -uo pipefail
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .wheelhouse/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PATH=/tmp/site/bin:$PATH PYTHONUNBUFFERED=1
+site=$PWD/.gpu-site
+if [ ! -d "$site" ]; then
+  site=/tmp/site
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" .wheelhouse/*.whl || exit 1
+fi
+export PYTHONPATH=$site:$PWD PATH=$site/bin:$PATH PYTHONUNBUFFERED=1
 export VLMKIT_CACHE=${VLMKIT_CACHE:-/tmp/vlmkit-cache} VLMKIT_TEXT_PROGRESS=1
 out=${OUT:-/tmp/out}
 mkdir -p "$out/results"
