@@ -108,7 +108,8 @@ def test_the_compiled_answer_stops_at_the_end_of_text_as_generate_does(compiled_
     try:
         for v in (compiled_vlm, fp32_vlm):
             v.model.generation_config.eos_token_id = [stop]
-        compiled_vlm._loop._eos = torch.tensor([stop])
+        for loop in compiled_vlm._loops._loops.values():
+            loop._eos = torch.tensor([stop])
         ours, theirs = (v.ask(image, "what?", max_new_tokens=30) for v in (compiled_vlm, fp32_vlm))
         assert ours.stats.tokens_out == theirs.stats.tokens_out == first + 1
         assert compiled_vlm._conversation.sequences[0, -1] == stop
@@ -118,8 +119,24 @@ def test_the_compiled_answer_stops_at_the_end_of_text_as_generate_does(compiled_
     finally:
         for v, eos in zip((compiled_vlm, fp32_vlm), saved):
             v.model.generation_config.eos_token_id = eos
-        compiled_vlm._loop._eos = torch.tensor(saved[0])
+        for loop in compiled_vlm._loops._loops.values():
+            loop._eos = torch.tensor(saved[0])
     assert free.stats.tokens_out == 30
+
+
+def test_a_conversation_gets_the_smallest_cache_that_holds_it_and_moves_when_it_outgrows_it(fp32_vlm, image):
+    vlm = VLMInference(model="qwen3-vl-tiny", device="cpu", precision="fp32", use_compile=True,
+                       static_cache_tokens=700, compile_backend="eager")
+    assert vlm._loops.sizes == [256, 512, 700] and "256, 512, 700 positions" in vlm.report.notes[-1]
+    first = vlm.ask(image, "what?", max_new_tokens=8, min_new_tokens=8)
+    assert first.text == fp32_vlm.ask(image, "what?", max_new_tokens=8, min_new_tokens=8).text
+    assert set(vlm._loops._loops) == {256}
+    long = vlm.follow_up("and?", max_new_tokens=260, min_new_tokens=260)  # past 256: the next size, copied
+    assert long.text == fp32_vlm.follow_up("and?", max_new_tokens=260, min_new_tokens=260).text
+    assert set(vlm._loops._loops) == {256, 512}  # (its step may reuse a graph TorchDynamo made dynamic in size)
+    assert long.stats.tokens_cached == first.stats.tokens_cached + first.stats.tokens_in + 7
+    again = vlm.follow_up("so?", max_new_tokens=4)
+    assert again.text == fp32_vlm.follow_up("so?", max_new_tokens=4).text and again.stats.compiled_graphs == 0
 
 
 def test_int4_compiles_in_the_loop(tiny_checkpoint, image):

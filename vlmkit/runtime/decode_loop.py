@@ -208,6 +208,15 @@ class DecodeLoop:
                     return stop
         return out.shape[1]
 
+    @torch.inference_mode()
+    def take_over(self, cache: StaticCache) -> None:
+        """Continue a conversation held in another loop's (smaller) static cache: its positions are copied here."""
+        if cache.get_max_length() > self.max_tokens:
+            raise ConfigurationError(f"a {cache.get_max_length()}-position cache does not fit this loop's "
+                                     f"{self.max_tokens}")
+        self.cache.reset()
+        _copy_cache(cache, self.cache)
+
     def _rewind(self, positions: int) -> None:
         """Forget the cache entries of steps that ran past the end-of-text token (decoded before the host looked):
         the next turn then continues right after the answer (the answer's last token is never in the cache)."""
@@ -233,3 +242,59 @@ class DecodeLoop:
         if not bool(hits.any(-1).all()):
             return None
         return begin + int(hits.int().argmax(-1).max()) + 1
+
+
+#: The smallest static cache :class:`CacheBuckets` gives a conversation (positions); larger ones double.
+SMALLEST_CACHE = 256
+
+
+class CacheBuckets:
+    """Decode loops whose static caches double in size up to ``max_tokens``, one compiled step each.
+
+    A static cache's attention reads every position it holds, filled or not: on the 8B shape a 4096-position cache
+    is about 600 MB of keys and values per token, more than a third of what an INT4 token's weights are. So each
+    conversation gets the smallest cache that holds it (``SMALLEST_CACHE``, twice that, ... ``max_tokens``); a
+    new size may compile its step once more (the call's ``stats.compiled_graphs`` says whether it did: after two
+    sizes TorchDynamo makes the cache length dynamic, and on CUDA each size records its own CUDA graph), and a conversation that
+    outgrows its cache moves, copied, to the next. Taught in ``notebooks/09_decode_ladder.ipynb``.
+    """
+
+    def __init__(self, model: Qwen3VLForConditionalGeneration, max_tokens: int, **loop_options: str):
+        if max_tokens < 2:
+            raise ConfigurationError(f"static_cache_tokens must be at least 2, got {max_tokens}")
+        self.model = model
+        self.max_tokens = max_tokens
+        self.sizes: list[int] = []
+        size = SMALLEST_CACHE
+        while size < max_tokens:
+            self.sizes.append(size)
+            size *= 2
+        self.sizes.append(max_tokens)
+        self._options = loop_options
+        self._loops: dict[int, DecodeLoop] = {}
+
+    def loop_for(self, positions: int, continuing: object = None) -> DecodeLoop:
+        """The loop of the smallest cache that holds ``positions``; with ``continuing`` (the conversation's cache)
+        its positions are copied there first when it is another loop's."""
+        size = next((s for s in self.sizes if s >= positions), None)
+        if size is None:
+            raise ConfigurationError(f"{positions} positions do not fit the largest static cache ({self.max_tokens})")
+        if size not in self._loops:
+            self._loops[size] = DecodeLoop(self.model, max_tokens=size, fixed_length=False, **self._options)
+        loop = self._loops[size]
+        if continuing is not None and continuing is not loop.cache:
+            loop.take_over(continuing)
+        return loop
+
+
+def _copy_cache(source: StaticCache, target: StaticCache) -> None:
+    """Copy ``source``'s filled positions (and its write position) into the larger ``target``."""
+    for old, new in zip(source.layers, target.layers, strict=True):
+        if not old.is_initialized:
+            continue
+        filled = int(old.cumulative_length)
+        if not new.is_initialized:
+            new.lazy_initialization(old.keys[:, :, :1], old.values[:, :, :1])
+        new.keys[:, :, :filled].copy_(old.keys[:, :, :filled])
+        new.values[:, :, :filled].copy_(old.values[:, :, :filled])
+        new.cumulative_length.fill_(filled)

@@ -26,10 +26,10 @@ from vlmkit.models.images import ImageLike, check_pixel_budget, to_rgb_image
 from vlmkit.models.loading import LoadedModel, LoadReport, load_model
 from vlmkit.models.precisions import precision_from_flags
 from vlmkit.runtime.compilation import CompileActivity, watch_compiles, why_nothing_compiled
-from vlmkit.runtime.decode_loop import DecodeLoop
+from vlmkit.runtime.decode_loop import CacheBuckets, Sampling
 
-#: Positions of the static KV cache ``use_compile`` gives each conversation: the book's largest query (a 1792 px
-#: image, 3136 visual tokens, and its answer) fits; one shape for every call, so one compilation serves them all.
+#: The largest static KV cache ``use_compile`` gives a conversation (positions): the book's largest query (a 1792 px
+#: image, 3136 visual tokens, and its answer) fits. Smaller conversations get smaller caches (``CacheBuckets``).
 STATIC_CACHE_TOKENS = 4096
 
 
@@ -171,7 +171,7 @@ class VLMInference:
         self.use_compile = use_compile
         self.resize_large_images = resize_large_images
         self._conversation: _Conversation | None = None
-        self._loop: DecodeLoop | None = None
+        self._loops: CacheBuckets | None = None
         self._compile_checked = False
         if not use_compile:
             return
@@ -190,20 +190,21 @@ class VLMInference:
         if attention_note:
             self.report.notes.append(attention_note)
         mode = "reduce-overhead" if self.device.type == "cuda" else "default"
-        self._loop = DecodeLoop(self.model, max_tokens=static_cache_tokens, compile_mode=mode,
-                                compile_backend=compile_backend, fixed_length=False)
+        self._loops = CacheBuckets(self.model, static_cache_tokens, compile_mode=mode, compile_backend=compile_backend)
+        sampling = Sampling.of(self.model.generation_config)
+        unsupported = sampling.unsupported(self.model.generation_config)
         self.report.notes.append(
-            f"use_compile=True: vlmkit's decode loop (a static KV cache of {static_cache_tokens} tokens per "
-            f"conversation; one token step compiled whole, torch.compile mode={mode!r}, backend={compile_backend}"
+            f"use_compile=True: vlmkit's decode loop (static KV caches sized to the conversation, "
+            f"{', '.join(map(str, self._loops.sizes))} positions, each size one graph compiled on first use; one "
+            f"token step compiled whole, torch.compile mode={mode!r}, backend={compile_backend}"
             + (", replayed as a CUDA graph" if mode == "reduce-overhead" else "") + "; prefill eager; "
-            + ("sampling as the generation config says" if self._loop.sampling.do_sample else "greedy")
-            + ")" + (f"; not applied from the generation config: {', '.join(self._loop.unsupported)}"
-                     if self._loop.unsupported else ""))
+            + ("sampling as the generation config says" if sampling.do_sample else "greedy") + ")"
+            + (f"; not applied from the generation config: {', '.join(unsupported)}" if unsupported else ""))
 
     @property
     def decodes_compiled(self) -> bool:
         """Whether answers decode through the compiled loop (``use_compile`` on a model that compiles)."""
-        return self._loop is not None
+        return self._loops is not None
 
     @property
     def max_pixels(self) -> int:
@@ -346,7 +347,7 @@ class VLMInference:
             raise ConfigurationError(
                 f"need max_new_tokens >= 1 and 0 <= min_new_tokens <= max_new_tokens, got {max_new_tokens}, {min_new_tokens}"
             )
-        if self._loop is not None:
+        if self._loops is not None:
             return self._loop_answer(inputs, cache, visual_tokens, max_new_tokens, min_new_tokens or 0)
         cached = int(cache.get_seq_length()) if cache is not None else 0
         prompt_len = inputs["input_ids"].shape[1]
@@ -374,17 +375,17 @@ class VLMInference:
 
     def _loop_answer(self, inputs: dict, cache: object, visual_tokens: int, max_new_tokens: int,
                      min_new_tokens: int) -> Answer:
-        """``use_compile``: the answer through :class:`DecodeLoop` on the conversation's static cache."""
-        loop = self._loop
-        cached = int(loop.cache.get_seq_length()) if cache is not None else 0
+        """``use_compile``: the answer through a :class:`DecodeLoop` whose static cache fits the conversation."""
         prompt_len = inputs["input_ids"].shape[1]
-        if prompt_len + max_new_tokens > loop.max_tokens:
+        if prompt_len + max_new_tokens > self._loops.max_tokens:
             raise ConfigurationError(
                 f"this call needs {prompt_len + max_new_tokens} cache positions (conversation so far, new turn and "
-                f"{max_new_tokens} new tokens) but the static cache holds {loop.max_tokens}: pass a "
+                f"{max_new_tokens} new tokens) but the static cache holds {self._loops.max_tokens}: pass a "
                 "larger static_cache_tokens, fewer max_new_tokens, or start a new conversation with ask()")
         with MemoryProbe(self.device) as probe, watch_compiles() as compiles:
             start = time.perf_counter()
+            loop = self._loops.loop_for(prompt_len + max_new_tokens, continuing=cache)  # a larger cache: copied
+            cached = int(loop.cache.get_seq_length()) if cache is not None else 0
             result = loop.answer(inputs, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens, cached=cached)
             end = time.perf_counter()
         new_tokens = result.tokens[0]
