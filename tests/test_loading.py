@@ -39,7 +39,8 @@ def test_every_precision_loads_with_the_right_layers(loaded_by_precision, precis
     assert report.precision == precision and report.device == "cpu"
     assert report.attention.used == "sdpa"
     if prec.library == "torchao":
-        assert "torchao" in report.quant_backend and "lm_head" in report.weights.unquantized_linears
+        kept = report.weights.unquantized_linears  # the vision tower and lm_head stay BF16
+        assert "torchao" in report.quant_backend and kept[-1] == "lm_head" and all(".visual." in n for n in kept[:-1])
     elif prec.is_quantized:
         assert report.weights.unquantized_linears == ["lm_head"]
         assert "CPU" in report.quant_backend

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from vlmkit.bench.decode_bench import DecodeBench, TokenProfile
 from vlmkit.bench.decode_ladder import DecodeRung, Int4Rung, RecipePrecision
 from vlmkit.bench.model_speed import ModelSpeed
 from vlmkit.book.reference_status import run_table, stale_marks
@@ -334,6 +335,56 @@ def decode_table(run_dir: str | Path) -> str:
     return "\n".join(lines)
 
 
+def bench_table(bench_dir: str | Path) -> str:
+    """Markdown tables of ``python -m vlmkit.bench decode``'s latest run in ``bench_dir``: each precision and
+    variant of ``VLMInference`` (tokens/s, share of copy bandwidth, speed against compiled BF16, whole query, prefill,
+    warm-ups, graphs compiled after the warm-up) and, where profiled, where one compiled token's time went.
+
+    Taught in ``notebooks/10_int4_decode.ipynb``.
+    """
+    runs = read_measurements(DecodeBench, bench_dir, "decode_bench")
+    if not runs:
+        raise ValueError(f"no decode-bench records under {bench_dir}: run python -m vlmkit.bench decode there")
+    run_ids = dict.fromkeys(r.run_id for r in runs)
+    latest = list(run_ids)[-1]
+    rows = [r for r in runs if r.run_id == latest]
+    base = next((r.measurement for r in rows if r.precision == "bf16" and r.measurement.compiled), None)
+    first = rows[0]
+
+    def ratio(value: float, of: float | None) -> str:
+        return "–" if of is None else f"{value / of:.2f}x"
+
+    tuned = " (torchao's TorchInductor settings)"
+    lines = [f"`{first.model}` on {provenance_line(first.provenance)}; {first.shapes['image'][0]} px image, "
+             f"{first.shapes['new_tokens']}-token answers; median of {first.repeats} answers after a warm-up; copy "
+             f"bandwidth {first.measurement.copy_bandwidth / 1e9:,.0f} GB/s measured in the same run (run {latest}).",
+             "", "| precision | variant | tokens/s | share of copy bandwidth | decode vs compiled BF16 | whole query (ms) | "
+             "query vs compiled BF16 | prefill (ms) | warm-up (s) | warm-up, caches warm (s) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        m = r.measurement
+        variant = (m.variant if m.compiled or m.variant != "compiled" else "uncompiled (transformers refuses)")
+        variant += tuned if m.inductor_tuning else ""
+        cached = "–" if m.cached_warmup_s is None else f"{m.cached_warmup_s:.1f}"
+        lines.append(f"| {r.precision} | {variant} | {m.tokens_per_s:,.1f} | {m.bandwidth_share:.0%} | "
+                     f"{ratio(m.tokens_per_s, base.tokens_per_s if base else None)} | {m.whole_query_ms:,.0f} | "
+                     f"{ratio(base.whole_query_ms, m.whole_query_ms) if base else '–'} | {m.prefill_ms:,.0f} | "
+                     f"{m.warmup_s:.1f} | {cached} |")
+    profiles = [r for r in read_measurements(TokenProfile, bench_dir, "decode_bench") if r.run_id == latest]
+    if profiles:
+        parts = sorted({k for r in profiles for k in r.measurement.parts_ms})
+        lines += ["", "Where one compiled token's time goes (ms per token; kernels from PyTorch's profiler, lm_head "
+                  "timed alone from a CUDA graph, gaps = wall time less all kernels):", "",
+                  "| precision | wall | " + " | ".join(parts) + " | lm_head alone | gaps |",
+                  "| --- | ---: | " + " | ".join("---:" for _ in parts) + " | ---: | ---: |"]
+        for r in profiles:
+            m = r.measurement
+            lines.append(f"| {r.precision} | {m.wall_ms:.2f} | " + " | ".join(f"{m.parts_ms.get(k, 0.0):.2f}"
+                                                                          for k in parts)
+                         + f" | {m.lm_head_ms:.2f} | {m.gaps_ms:.2f} |")
+    return "\n".join(lines)
+
+
 #: The README's generated blocks: marker name -> (table function, reference run folder).
 README_BLOCKS: dict[str, tuple[Callable[[Path], str], str]] = {
     "reference-runs": (run_table, "reference"),
@@ -345,6 +396,7 @@ README_BLOCKS: dict[str, tuple[Callable[[Path], str], str]] = {
     "h200-phase-table": (phase_table, "reference/nvidia-h200"),
     "h200-decode-table": (decode_table, "reference/nvidia-h200"),
     "h200-speed-verdicts": (speed_verdict_table, "reference/nvidia-h200"),
+    "h100-decode-bench": (bench_table, "reference/nvidia-h100-80gb-hbm3/bench"),
     "cpu-speed-summary": (speed_claim_summary, "reference/cpu-x86_64"),
     "cpu-speed-verdicts": (speed_verdict_table, "reference/cpu-x86_64"),
 }

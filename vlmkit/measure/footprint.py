@@ -146,8 +146,8 @@ def measure_footprint(model: nn.Module) -> Footprint:
         kind_name = type(module).__name__
         if kind_name in QUANTIZED_LINEAR_TYPES:
             layers[kind_name] += 1
-        elif isinstance(module, nn.Linear):
-            plain_linears.append(module_name)
+        elif isinstance(module, nn.Linear) and not hasattr(module.weight, "__tensor_flatten__"):
+            plain_linears.append(module_name)  # (a Linear whose weight torchao swapped is quantized)
         tensors = [(n, t, True) for n, t in module.named_parameters(recurse=False)]
         tensors += [(n, t, False) for n, t in module.named_buffers(recurse=False)]
         for name, tensor, is_param in tensors:
