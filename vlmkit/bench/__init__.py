@@ -21,7 +21,9 @@ from vlmkit.core.lazy import lazy_exports
 
 #: Each public name of this room and the module that defines it (loaded on first use).
 _EXPORTS = {
+    "AsUserGetsIt": "decode_bench",
     "DecodeBench": "decode_bench",
+    "measure_as_user": "decode_bench",
     "TokenProfile": "decode_bench",
     "bench_settings": "decode_bench",
     "run_bench": "decode_bench",

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vlmkit.bench.decode_ladder import LadderSettings
 from vlmkit.bench.query import STANDARD_QUESTION, QuerySetup, standard_image, standard_query
 from vlmkit.bench.roofline import Ceilings, decode_step_work, measure_ceilings
 from vlmkit.core.device import resolve_device
@@ -165,6 +166,47 @@ def token_profile(vlm: VLMInference, query: QuerySetup) -> TokenProfile:
     top = sorted(per_token.items(), key=lambda kv: -kv[1])[:5]
     return TokenProfile(wall_ms=wall, kernels_ms=kernels, parts_ms=dict(sorted(parts.items())), lm_head_ms=lm_head,
                         gaps_ms=max(wall - kernels, 0.0), top_kernels=[(k[:120], 1e3 * v) for k, v in top])
+
+
+@dataclass(frozen=True)
+class AsUserGetsIt:
+    """Notebook 10's last section: each precision's ``VLMInference(use_compile=True)`` and, on CUDA, its profile."""
+
+    runs: dict[str, DecodeBench]
+    profiles: dict[str, TokenProfile]
+
+    def table(self) -> list[dict[str, object]]:
+        """One row per precision: tokens/s, share of copy bandwidth, speed against BF16, query, prefill, warm-ups."""
+        base = self.runs.get("bf16")
+        return [{"precision": p, "tokens/s": m.tokens_per_s, "share of copy bandwidth": m.bandwidth_share,
+                 "decode vs BF16": m.tokens_per_s / base.tokens_per_s if base else None,
+                 "whole query (ms)": m.whole_query_ms,
+                 "query vs BF16": base.whole_query_ms / m.whole_query_ms if base else None,
+                 "prefill (ms)": m.prefill_ms, "warm-up (s)": m.warmup_s, "warm-up, caches warm (s)": m.cached_warmup_s}
+                for p, m in self.runs.items()]
+
+
+def measure_as_user(settings: LadderSettings, precisions: Sequence[str] = ("bf16", "int4")) -> AsUserGetsIt:
+    """Each of ``precisions`` loaded as a user would (``VLMInference(precision=..., use_compile=True)``), timed by
+    :func:`measure_variant` on notebook 10's query and, on CUDA, profiled by :func:`token_profile`; every result is
+    recorded in the notebook's store as it is measured. Taught in ``notebooks/10_int4_decode.ipynb``.
+    """
+    query = QuerySetup(settings.query.image_size, settings.new_tokens)
+    runs, profiles = {}, {}
+    for precision in progress(precisions, desc="VLMInference(use_compile=True)"):
+        vlm = VLMInference(settings.model_name, precision=precision, device=settings.device, use_compile=True,
+                           compile_backend=settings.backend)
+        runs[precision] = measure_variant(vlm, "compiled", query, settings.repeats, settings.ceilings)
+        settings.store.record_measurement(runs[precision], model=settings.model_name, precision=precision,
+                                          shapes=settings.shapes, repeats=settings.repeats)
+        if settings.on_cuda and vlm.decodes_compiled:
+            profiles[precision] = token_profile(vlm, query)
+            settings.store.record_measurement(profiles[precision], model=settings.model_name, precision=precision,
+                                              shapes=settings.shapes, repeats=3)
+        del vlm
+        gc.collect()
+        free_memory(settings.device)
+    return AsUserGetsIt(runs, profiles)
 
 
 @dataclass(frozen=True)
