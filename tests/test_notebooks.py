@@ -108,3 +108,12 @@ def test_papermill_reads_every_parameter(path, caplog):
         names = [p.name for p in PythonTranslator.inspect(cell)]
     assert not caplog.records, [r.getMessage() for r in caplog.records]
     assert names == [line.split("=")[0].strip() for line in cell.source.splitlines() if line.strip()]
+
+
+def test_the_book_command_exits_non_zero_when_nothing_ran(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "vlmkit.book", "--device", "cpu", "--only", "99", "--out",
+                           str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "0 ok, 0 failed" in done.stdout, (done.returncode, done.stdout, done.stderr)
