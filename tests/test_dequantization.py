@@ -47,7 +47,7 @@ def test_settings_resolve_auto_per_device_and_refuse_what_cannot_run():
     s = dequantization_settings("cpu")
     assert (s.model_name, s.layer_set, s.tokens) == ("qwen3-vl-tiny", "tiny", [1, 16, 128])
     assert (s.kernel_ms, s.model_repeats) == (10, 3)
-    assert s.precisions[0] == "bf16" and len(s.precisions) == 9 and s.model_precisions == ["bf16", "int8", "nf4"]
+    assert s.precisions[0] == "bf16" and len(s.precisions) == 10 and s.model_precisions == ["bf16", "int8", "nf4"]
     assert s.query == s.book_query == QuerySetup(64, 8) and s.headline_role == "headline" and not s.on_cuda
     assert s.ceiling_shapes == {"copy_bytes": 64 << 20, "matmul": [128, 256]}
     custom = dequantization_settings("cpu", precisions="nf4, int8,nf4", tokens="128,1", image_size=32, layers="8b")

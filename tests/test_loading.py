@@ -12,6 +12,7 @@ def test_every_precision_loads_with_the_right_layers(loaded_by_precision, precis
     prec, model, report = PRECISIONS[precision], loaded.model, loaded.report
     linears = {n: m for n, m in model.named_modules() if isinstance(m, nn.Linear)}
     assert isinstance(linears["lm_head"], nn.Linear) and type(linears["lm_head"]) is nn.Linear
+    assert (type(linears["lm_head"].weight) is nn.Parameter) == (precision != "int4-head")
     others = [m for n, m in linears.items() if n != "lm_head"]
     if prec.quantization == "int8":
         assert all(isinstance(m, bnb.nn.Linear8bitLt) for m in others)
@@ -30,7 +31,7 @@ def test_every_precision_loads_with_the_right_layers(loaded_by_precision, precis
         visual = [m for n, m in linears.items() if ".visual." in n]
         assert all(type(m.weight).__name__ == "IntxUnpackedToInt8Tensor" for m in language)
         assert all(type(m.weight) is nn.Parameter and m.weight.dtype == torch.bfloat16 for m in visual)
-        assert report.weights.quantized_layers == {"IntxUnpackedToInt8Tensor": len(language)}
+        assert report.weights.quantized_layers == {"IntxUnpackedToInt8Tensor": len(language) + (precision == "int4-head")}
         assert "dequantizes them in every call" in " ".join(report.notes)
     else:
         assert all(type(m) is nn.Linear for m in others)
@@ -39,8 +40,9 @@ def test_every_precision_loads_with_the_right_layers(loaded_by_precision, precis
     assert report.precision == precision and report.device == "cpu"
     assert report.attention.used == "sdpa"
     if prec.library == "torchao":
-        kept = report.weights.unquantized_linears  # the vision tower and lm_head stay BF16
-        assert "torchao" in report.quant_backend and kept[-1] == "lm_head" and all(".visual." in n for n in kept[:-1])
+        kept = report.weights.unquantized_linears  # the vision tower (and for int4 lm_head) stay BF16
+        head = ["lm_head"] if "lm_head" in prec.kept_modules else []
+        assert "torchao" in report.quant_backend and [n for n in kept if ".visual." not in n] == head
     elif prec.is_quantized:
         assert report.weights.unquantized_linears == ["lm_head"]
         assert "CPU" in report.quant_backend

@@ -10,9 +10,10 @@
   block of bitsandbytes' block size and the 16-entry code; with double quantization the absmax is stored in 8
   bits with a float32 absmax per 256 of them, a 256-entry code and an offset). Everything else stays in the
   precision's dtype (token embeddings, ``lm_head``, norms, biases, the patch embedding), and the rotary
-  frequencies in float32. ``int4`` (torchao) replaces the weights of the language model's decoder Linear layers
-  only (``INT4_KEPT_MODULES`` stay BF16): on CUDA packed two per byte with a BF16 scale and zero point per group
-  of 128; on a CPU one int8 per weight with a BF16 scale and an int8 zero point per group.
+  frequencies in float32. ``int4`` (torchao) replaces the weights of the language model's Linear layers (the
+  precision's ``kept_modules`` stay BF16: the vision tower, and for ``int4`` also ``lm_head``): on CUDA packed two
+  per byte with a BF16 scale and zero point per group of 128; on a CPU one int8 per weight with a BF16 scale and an
+  int8 zero point per group.
 - **KV cache**: keys and values of every layer for ``batch_size`` sequences of the prompt (text and visual
   tokens, counted by the model's processor) plus the answer.
 - **Activation peaks**, counted from the tensors transformers' Qwen3-VL code keeps alive at its most expensive
@@ -62,7 +63,7 @@ from vlmkit.models.architectures import QWEN_SPECIAL_TOKENS, REGISTRY, Architect
 from vlmkit.models.attention_backends import ATTENTION_IMPLEMENTATIONS, choose_attention
 from vlmkit.models.images import visual_tokens
 from vlmkit.models.loading import LoadMeasurement
-from vlmkit.models.precisions import INT4_KEPT_MODULES, Precision, get_precision
+from vlmkit.models.precisions import Precision, get_precision
 from vlmkit.models.processor import build_processor
 from vlmkit.runtime.attention import AttentionTiming, eager_score_bytes
 
@@ -313,7 +314,7 @@ def _weights(config: Qwen3VLConfig, prec: Precision, device_type: str) -> _Weigh
         net = Qwen3VLForConditionalGeneration._from_config(config, dtype=prec.dtype)
     skip: list[str] = []
     if prec.library == "torchao":
-        skip = list(INT4_KEPT_MODULES)
+        skip = list(prec.kept_modules)
     elif prec.is_quantized:
         qconfig = prec.quantization_config()
         skip = HfQuantizer.get_modules_to_not_convert(net, qconfig.llm_int8_skip_modules, net._keep_in_fp32_modules)

@@ -36,9 +36,10 @@ from vlmkit.verdicts.claims import SEED_QUALITY_CLAIM_TEXT, SEED_QUALITY_CLAIMS
 from vlmkit.verdicts.rules import verdict
 
 #: The precisions notebook 02 evaluates on a CPU by default: BF16 (the reference), one of each quantization
-#: kind the seed names (INT8, INT4 as bitsandbytes' NF4) and torchao's INT4 (the compilable 4-bit weights). The
+#: kind the seed names (INT8, INT4 as bitsandbytes' NF4) and torchao's INT4 (the compilable 4-bit weights), with and
+#: without lm_head (what quantizing lm_head costs in accuracy). The
 #: others run on CUDA by default, or anywhere with ``PRECISIONS="all"``.
-CPU_DEFAULT_PRECISIONS: tuple[str, ...] = ("bf16", "int8", "nf4", "int4")
+CPU_DEFAULT_PRECISIONS: tuple[str, ...] = ("bf16", "int8", "nf4", "int4", "int4-head")
 #: The precisions notebook 02 loads the 8B architecture in by default for its logit fidelity: BF16 (the reference)
 #: and one of each kind (every 8B load takes time).
 FIDELITY_DEFAULT_PRECISIONS: tuple[str, ...] = ("bf16", "fp32", "int8", "nf4", "int4")
