@@ -2,7 +2,7 @@
 # The decode benchmark on the offline GPU host, in one device call of at most 10 minutes (BF16, INT4 and INT4 with
 # lm_head):
 #   bash .ci/gpu-decode-bench.sh
-# Uses the carried .gpu-site/ (the wheelhouse's bitsandbytes, torchao and jinja2 unpacked, bitsandbytes without the
+# Uses the carried .gpu-site/ (the wheelhouse unpacked by .ci/build-gpu-site.sh, bitsandbytes without the
 # libraries of other CUDA versions: the working tree and .wheelhouse/ together exceed one call's 64 MiB), else
 # installs the carried wheelhouse; then runs `python -m vlmkit.bench decode` three times (BF16 and INT4 compiled
 # with the per-token profile; INT4 with torchao's recommended TorchInductor settings; BF16 through eager generate,

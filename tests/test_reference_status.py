@@ -11,6 +11,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from vlmkit.book.reference_status import (
     clear_current_marks,
     mark_stale,
+    package_fingerprint,
     reference_status,
     run_table,
 )
@@ -43,7 +44,8 @@ def test_a_changed_source_is_caught_until_marked_and_the_mark_goes_once_current(
                                    new_code_cell("x = 1")])
     nbformat.write(executed, run / "00_a.ipynb")
     (run / "run.json").write_text(json.dumps({"run_id": "r1", "device": {"device_name": "CPU"},
-                                              "notebooks": [{"notebook": "00_a.ipynb", "status": "ok", "seconds": 75.0}]}))
+                                              "notebooks": [{"notebook": "00_a.ipynb", "status": "ok", "seconds": 75.0,
+                                                             "vlmkit": package_fingerprint()}]}))
     [status] = reference_status(run, sources)
     assert status.matches_source and status.consistent  # papermill's injected cell does not count
 
@@ -61,11 +63,41 @@ def test_a_changed_source_is_caught_until_marked_and_the_mark_goes_once_current(
     assert not status.consistent and "remove the mark" in status.describe()
 
 
+def test_a_run_with_other_vlmkit_code_is_not_current_until_marked(tmp_path):
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "sub" / "m.py").write_text("A = 1\n")
+    ran_with = package_fingerprint(package)
+    sources, run = tmp_path / "notebooks", tmp_path / "run"
+    sources.mkdir()
+    run.mkdir()
+    _notebook(sources / "00_a.ipynb", "x = 1")
+    shutil.copy(sources / "00_a.ipynb", run / "00_a.ipynb")
+    (run / "run.json").write_text(json.dumps({"run_id": "r1", "notebooks": [
+        {"notebook": "00_a.ipynb", "status": "ok", "vlmkit": ran_with}]}))
+    [status] = reference_status(run, sources, package)
+    assert status.current and status.consistent
+
+    (package / "sub" / "m.py").write_text("A = 2\n")  # the package changed after the run
+    assert package_fingerprint(package) != ran_with
+    [status] = reference_status(run, sources, package)
+    assert status.matches_source and not status.current and not status.consistent
+    assert status.describe() == "ran with other vlmkit code and is not marked stale"
+
+    (package / "sub" / "m.py").write_text("A = 1\n")
+    (package / "sub" / "__pycache__").mkdir()
+    (package / "sub" / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"compiled")  # not source
+    assert package_fingerprint(package) == ran_with
+
+
 def test_marking_uses_the_current_commit_and_clearing_removes_only_current_notebooks(tmp_path, monkeypatch):
     run = tmp_path / "run"
     run.mkdir()
     shutil.copy(ROOT / "notebooks" / "00_environment.ipynb", run / "00_environment.ipynb")
     _notebook(run / "01_loading_precisions.ipynb", "not the source")
+    (run / "run.json").write_text(json.dumps({"run_id": "r1", "notebooks": [
+        {"notebook": name, "status": "ok", "vlmkit": package_fingerprint()}
+        for name in ("00_environment.ipynb", "01_loading_precisions.ipynb")]}))
     assert mark_stale(run, ["00", "01"], "testing") == ["00_environment.ipynb", "01_loading_precisions.ipynb"]
     marks = json.loads((run / "stale.json").read_text())
     assert set(marks) == {"00_environment.ipynb", "01_loading_precisions.ipynb"}

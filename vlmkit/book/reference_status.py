@@ -2,7 +2,9 @@
 
 A reference notebook (``reference/<device>/NN_x.ipynb``, written by the book runner) is *current* when
 its code cells are exactly those of ``notebooks/NN_x.ipynb`` (papermill's injected-parameters cell
-aside). After a notebook's code changes, its reference runs must be made again on their device, or
+aside) and it ran with today's vlmkit: the runner writes the package's fingerprint (:func:`package_fingerprint`,
+a hash of every module and prose template) into each notebook's entry of ``run.json``. After a notebook's code,
+or the vlmkit code it runs, changes, its reference runs must be made again on their device, or
 declared stale until that device is free::
 
     python -m vlmkit.book.reference_status --mark reference/nvidia-h200 03 --reason "timing with device events"
@@ -18,6 +20,7 @@ Taught in ``notebooks/00_environment.ipynb``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -30,6 +33,18 @@ from vlmkit.measure.records import CHECKOUT, atomic_write_json
 
 ROOT = CHECKOUT
 STALE_FILE = "stale.json"
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def package_fingerprint(package: Path = PACKAGE) -> str:
+    """A hash of vlmkit's source: every ``.py`` module and ``.md`` prose template, by path and content.
+
+    Taught in ``notebooks/00_environment.ipynb``.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".md") and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def code_of(path: Path) -> list[str]:
@@ -47,21 +62,28 @@ class ReferenceStatus:
     matches_source: bool
     stale_since: str | None
     reason: str | None
+    same_package: bool = True  # it ran with today's vlmkit (run.json's fingerprint is this checkout's)
+
+    @property
+    def current(self) -> bool:
+        """The notebook's code is its source's and it ran with today's vlmkit."""
+        return self.matches_source and self.same_package
 
     @property
     def consistent(self) -> bool:
         """Current and unmarked, or different and marked: never a silent difference, never a needless mark."""
-        return self.matches_source == (self.stale_since is None)
+        return self.current == (self.stale_since is None)
 
     def describe(self) -> str:
         """``current``, ``stale since abc1234 (why): re-run pending``, or what is inconsistent."""
-        if self.matches_source and self.stale_since is None:
+        if self.current and self.stale_since is None:
             return "current"
-        if not self.matches_source and self.stale_since is not None:
+        if not self.current and self.stale_since is not None:
             return f"stale since {self.stale_since} ({self.reason}): re-run pending"
         if self.stale_since is None:
-            return "differs from its source and is not marked stale"
-        return f"marked stale since {self.stale_since} but matches its source: remove the mark"
+            what = "differs from its source" if not self.matches_source else "ran with other vlmkit code"
+            return f"{what} and is not marked stale"
+        return f"marked stale since {self.stale_since} but is current: remove the mark"
 
 
 def stale_marks(run_dir: Path) -> dict[str, dict[str, str]]:
@@ -70,18 +92,24 @@ def stale_marks(run_dir: Path) -> dict[str, dict[str, str]]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def reference_status(run_dir: Path, notebooks: Path = ROOT / "notebooks") -> list[ReferenceStatus]:
+def reference_status(run_dir: Path, notebooks: Path = ROOT / "notebooks",
+                     package: Path = PACKAGE) -> list[ReferenceStatus]:
     """The status of every notebook in a reference run folder, in reading order.
 
     Taught in ``notebooks/00_environment.ipynb``.
     """
     marks = stale_marks(run_dir)
+    manifest = run_dir / "run.json"
+    ran_with = ({e["notebook"]: e.get("vlmkit") for e in json.loads(manifest.read_text())["notebooks"]}
+                if manifest.exists() else {})
+    today = package_fingerprint(package)
     found = []
     for path in sorted(run_dir.glob("[0-9][0-9]_*.ipynb")):
         source = notebooks / path.name
         matches = source.exists() and code_of(path) == code_of(source)
         mark = marks.get(path.name)
-        found.append(ReferenceStatus(path.name, matches, mark and mark["since"], mark and mark["reason"]))
+        found.append(ReferenceStatus(path.name, matches, mark and mark["since"], mark and mark["reason"],
+                                     same_package=ran_with.get(path.name) == today))
     return found
 
 
@@ -102,7 +130,7 @@ def mark_stale(run_dir: Path, prefixes: list[str], reason: str) -> list[str]:
 def clear_current_marks(run_dir: Path) -> list[str]:
     """Remove the marks of notebooks that match their source again (after a re-run); returns their names."""
     marks = stale_marks(run_dir)
-    cleared = [s.notebook for s in reference_status(run_dir) if s.matches_source and s.notebook in marks]
+    cleared = [s.notebook for s in reference_status(run_dir) if s.current and s.notebook in marks]
     for name in cleared:
         del marks[name]
     if marks:

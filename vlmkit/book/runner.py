@@ -25,6 +25,7 @@ import papermill
 from tqdm import tqdm
 
 from vlmkit.core.device import device_slug, resolve_device
+from vlmkit.book.reference_status import package_fingerprint
 from vlmkit.core.progress import TEXT_PROGRESS_ENV
 from vlmkit.measure.records import CHECKOUT, atomic_write_json, load_records, provenance
 
@@ -90,7 +91,7 @@ def _execute_all(sources: list[Path], only: list[str] | None, device_type: str, 
         _set_aside_earlier_results(target / "results" / f"{source.stem}.json", manifest["run_id"])
         tqdm.write(f"[{number}/{len(selected)}] {source.stem} ...", file=sys.stderr)
         started = time.perf_counter()
-        entry: dict[str, Any] = {"notebook": source.name, "status": "ok"}
+        entry: dict[str, Any] = {"notebook": source.name, "status": "ok", "vlmkit": package_fingerprint()}
         try:
             papermill.execute_notebook(
                 str(source), str(target / source.name), parameters={"DEVICE": device_type},
