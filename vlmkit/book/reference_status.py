@@ -34,16 +34,22 @@ from vlmkit.measure.records import CHECKOUT, atomic_write_json
 ROOT = CHECKOUT
 STALE_FILE = "stale.json"
 PACKAGE = Path(__file__).resolve().parents[1]
+#: The modules that build the repository's pages and tools from finished runs (README tables, the site, the course
+#: plan, JupyterLab, the exercise checks, the command line): no numbered notebook runs them (a test checks that none
+#: imports them and no other module does), so the fingerprint leaves them out and editing them stales no reference.
+PAGE_BUILDERS = frozenset({"book/readme_tables.py", "book/site.py", "book/course.py", "book/lab.py",
+                           "book/exercises.py", "book/__main__.py"})
 
 
 def package_fingerprint(package: Path = PACKAGE) -> str:
-    """A hash of vlmkit's source: every ``.py`` module and ``.md`` prose template, by path and content.
-
-    Taught in ``notebooks/00_environment.ipynb``.
+    """A hash of the vlmkit source a notebook can run: every ``.py`` module and ``.md`` prose template by path and
+    content, :data:`PAGE_BUILDERS` aside. Taught in ``notebooks/00_environment.ipynb``.
     """
     digest = hashlib.sha256()
     for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".md") and "__pycache__" not in p.parts):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        name = path.relative_to(package).as_posix()
+        if name not in PAGE_BUILDERS:
+            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
