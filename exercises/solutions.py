@@ -176,7 +176,8 @@ def _tf32_transfers() -> dict[str, Any]:
 
 def _decision() -> dict[str, Any]:
     need = plan_memory("qwen3-vl-8b", "int8", image_size=448, device="cuda").peak_bytes / GIB
-    return {"INT8_NEED_GIB": need, "INT8_FITS_10GIB": need <= 10, "SEED_PICK": seed_tree(12, batch_size=4),
+    return {"INT8_NEED_GIB": need, "INT8_FITS_10GIB": need <= 10,
+            "SEED_PICK": seed_tree(12, oom_errors=True, batch_size=4),
             "DECIDE_PICK": recommend_precision("qwen3-vl-8b", 12, image_size=896, batch_size=4).precision}
 
 

@@ -18,7 +18,7 @@ from vlmkit.bench.linear_layers import (
     time_unaligned_layers,
     unaligned_costs,
 )
-from vlmkit.bench.model_speed import ModelRun, ModelSpeed, gpu_busy_clause, place_phases
+from vlmkit.bench.model_speed import ModelRun, ModelSpeed, PairedSpeed, gpu_busy_clause, place_phases
 from vlmkit.bench.query import QuerySetup
 from vlmkit.bench.roofline import (
     Ceilings,
@@ -28,8 +28,10 @@ from vlmkit.bench.roofline import (
 )
 from vlmkit.book.prose import render
 from vlmkit.measure.footprint import Footprint
+from vlmkit.measure.interleaved import MIN_PAIRS, MIN_WARMUPS, Rounds
 from vlmkit.measure.profiler import PhaseBusy
 from vlmkit.measure.records import ResultsStore, load_records, read_measurements
+from vlmkit.measure.speedup import Speedup
 from vlmkit.runtime.inference import CallStats
 from vlmkit.verdicts.precision_speed import (
     compute_bound_outcome,
@@ -46,7 +48,7 @@ REFERENCE = Path(__file__).resolve().parents[1] / "reference"
 def test_settings_resolve_auto_per_device_and_refuse_what_cannot_run():
     s = dequantization_settings("cpu")
     assert (s.model_name, s.layer_set, s.tokens) == ("qwen3-vl-tiny", "tiny", [1, 16, 128])
-    assert (s.kernel_ms, s.model_repeats) == (10, 3)
+    assert (s.kernel_ms, s.model_repeats) == (10, MIN_PAIRS)
     assert s.precisions[0] == "bf16" and len(s.precisions) == 10 and s.model_precisions == ["bf16", "int8", "nf4"]
     assert s.query == s.book_query == QuerySetup(64, 8) and s.headline_role == "headline" and not s.on_cuda
     assert s.ceiling_shapes == {"copy_bytes": 64 << 20, "matmul": [128, 256]}
@@ -90,14 +92,24 @@ def _footprint(scale: float) -> Footprint:
                      params_by={"language layers": 7_000_000_000, "vision tower": 500_000_000})
 
 
-def _runs(busy: bool, device: str = "cuda", nf4_slowdown: float = 1.1, nf4_kernel: float = 1.0) -> dict[str, ModelRun]:
+def _paired(name: str, slow: float) -> PairedSpeed:
+    """``name`` timed in 10 interleaved rounds with BF16, ``slow`` times BF16's time in every part."""
+    base = {"query": 2.0, "prefill": 0.1, "decode": 0.06}
+    rounds = Rounds({"bf16": {k: (v,) * MIN_PAIRS for k, v in base.items()},
+                     name: {k: (v * slow,) * MIN_PAIRS for k, v in base.items()}}, MIN_WARMUPS)
+    return PairedSpeed.of("bf16", name, rounds)
+
+
+def _runs(busy: bool, device: str = "cuda", nf4_slowdown: float = 1.1, nf4_kernel: float = 1.0,
+          paired: bool = True) -> dict[str, ModelRun]:
     query = QuerySetup(448, 32)
     runs = {}
     for name, scale, slow in (("bf16", 1.0, 1.0), ("int8", 0.5, 3.0), ("nf4", 0.28, nf4_slowdown)):
         b = PhaseBusy(0.25 * (nf4_kernel if name == "nf4" else 1.0), 0.02, 32) if busy else None
         speed = ModelSpeed.of(name, _calls(2.0 * slow, 0.1 * slow, 0.06 * slow), b, int(17e9 * scale))
         runs[name] = ModelRun("qwen3-vl-8b", torch.device(device), query, 3, speed, _footprint(scale), 2, b,
-                              None if busy or device == "cpu" else "no CUPTI", {} if name == "nf4" else None)
+                              None if busy or device == "cpu" else "no CUPTI", {} if name == "nf4" else None,
+                              _paired(name, slow) if paired and name != "bf16" else None)
     return runs
 
 
@@ -151,6 +163,8 @@ def test_claims_are_recorded_per_precision_and_phase(tmp_path, busy, device, exp
     records = store.records()
     assert [r["metrics"]["role"] for r in records if r["experiment"] == "speed-claim"] == ["headline", "supporting",
                                                                                             "supporting"] * 2
+    assert all(r["metrics"]["method"] == "interleaved pairs" and r["metrics"]["pairs"] == MIN_PAIRS
+               for r in records if r["experiment"] == "speed-claim")
     (dequant,) = [r for r in records if r["metrics"]["claim"] == "int4-dequantization"]
     assert dequant["experiment"] == expected and dequant["precision"] == "nf4"
     if busy:  # kernels: 0.65 s against 0.25 s, wall 2.4 s against 2.0 s: all of the extra time
@@ -162,6 +176,14 @@ def test_claims_are_recorded_per_precision_and_phase(tmp_path, busy, device, exp
     assert (compute["decode_regime"], compute["prefill_regime"]) == ("overhead bound", "compute bound")
     assert compute["verdict"] == "partly"
     assert compute["measured_text"].startswith("decode overhead bound: 0.9 FLOP/byte")
+
+
+def test_precisions_timed_apart_are_not_headlines(tmp_path):
+    store = ResultsStore("03_x", tmp_path, "cpu")
+    speedups = record_speed_claims(store, _runs(False, "cpu", paired=False), headline_role="headline")
+    assert speedups["int8"]["query"].method == "medians"  # the ratio of medians, when the two did not fit together
+    claims = [r["metrics"] for r in store.records() if r["experiment"] == "speed-claim"]
+    assert all(m["role"] == "supporting" for m in claims) and "interleaved pairs" in claims[0]["note"]
 
 
 def test_sweep_times_every_layer_precision_and_m_and_records_each(tmp_path):
@@ -216,13 +238,19 @@ def test_unaligned_layers_are_timed_against_their_aligned_neighbours(tmp_path):
 
 def test_whole_model_speeds_are_recorded_per_precision(tiny_checkpoint, tmp_path):
     store = ResultsStore("03_x", tmp_path, "cpu")
-    runs = measure_model_speeds(store, "qwen3-vl-tiny", ["bf16", "nf4"], CPU, query=QuerySetup(32, 2), repeats=2)
+    runs = measure_model_speeds(store, "qwen3-vl-tiny", ["nf4", "bf16"], CPU, query=QuerySetup(32, 2), repeats=2)
     assert list(runs) == ["bf16", "nf4"] and runs["nf4"].unaligned == {} and runs["bf16"].unaligned is None
     assert all(run.busy is None and run.busy_failure is None and len(run.timings["query"]) == 2
                for run in runs.values())
     (bf16, nf4) = read_measurements(ModelSpeed, tmp_path, "03_x")
     assert bf16.shapes == {"image": [32, 32], "new_tokens": 2, "tokens_in": runs["bf16"].speed.tokens_in}
     assert nf4.measurement.weights_gb < bf16.measurement.weights_gb and bf16.repeats == 2
+    (paired,) = read_measurements(PairedSpeed, tmp_path, "03_x")  # NF4 timed in rounds with BF16 loaded beside it
+    assert paired.measurement.baseline == "bf16" and paired.measurement.precision == "nf4" and runs["nf4"].paired
+    assert paired.measurement.rounds["seconds"]["nf4"]["query"] == runs["nf4"].timings["query"]
+    query = paired.measurement.speedup("query")
+    bf16_s = paired.measurement.rounds["seconds"]["bf16"]["query"]
+    assert query.pairs == 2 and query.ratio == pytest.approx(sum(b / v for b, v in zip(bf16_s, runs["nf4"].timings["query"])) / 2)
 
 
 def test_what_the_numbers_say_follows_the_measurements():
@@ -234,11 +262,13 @@ def test_what_the_numbers_say_follows_the_measurements():
                   decode=placed.phases[("bf16", "decode")], prefill=placed.phases[("bf16", "prefill")],
                   busy_text=gpu_busy_clause(runs["bf16"], placed), layers=[], overhead_share=0.25, cutoffs=(0.1, 0.5),
                   mechanisms=[{"claim_text": "INT4 is slower", "verdict": "holds", "measured_text": "NF4 takes more"}],
-                  unaligned=[], model="m", speedups={p: {k: type("S", (), {"ratio": 0.5})() for k in
-                                                         ("query", "prefill", "decode")} for p in ("int8", "nf4")})
+                  unaligned=[], model="m", speedups={p: {k: Speedup(0.5, 0.45, 0.55, "interleaved pairs", 10, 0.98)
+                                                         for k in ("query", "prefill", "decode")}
+                                                     for p in ("int8", "nf4")})
     text = render("03_dequantization/what_the_numbers_say", **values)
     assert "GB/s, 0.4% of the measured copy bandwidth (do_bench)" in text  # below 1 %: two significant digits
-    assert "- **NF4** answers the query at 0.50x BF16's speed (prefill 0.50x, decode 0.50x); it reads 0.28x" in text
+    assert ("- **NF4** answers the query at 0.50x BF16's speed (0.45x to 0.55x, 10 pairs interleaved with BF16; prefill "
+            "0.50x, decode 0.50x); it reads 0.28x") in text
     assert ". Its kernels take 20.3 ms per token against BF16's 7.4 ms" in text
     assert "is overhead bound; memory bound at a 10% cut-off" not in text
     assert "The cut-off: BF16 decode (25% of the nearer ceiling) is memory bound at a 10% cut-off: this phase's" in text

@@ -170,8 +170,8 @@ def test_h200_int8_query_lies_between_no_outliers_and_all(h200_loads):
 def test_eager_attention_is_planned_apart_from_sdpa(h200_rows):
     """At the largest image the eager plan misses the SDPA measurement by far: the check can tell them apart."""
     largest = max(r["image"] for r in h200_rows if r["quantity"] == "vision tower peak")
-    eager, sdpa = ([r for r in h200_rows if r["quantity"] == "vision tower peak" and r["image"] == largest
-                    and r["attention"] == a][0] for a in ("eager", "sdpa"))
+    eager, sdpa = (next(r for r in h200_rows if r["quantity"] == "vision tower peak" and r["image"] == largest
+                        and r["attention"] == a) for a in ("eager", "sdpa"))
     assert eager["predicted"] > 10 * sdpa["measured"] and sdpa["predicted"] < eager["measured"] / 10
     plan = plan_memory("qwen3-vl-8b", "bf16", image_size=largest, attn_implementation="eager", device="cuda")
     heads = get_spec("qwen3-vl-8b").vision["num_heads"]

@@ -5,10 +5,25 @@ from pathlib import Path
 
 import pytest
 
+from vlmkit.bench.bandwidth_scaling import BandwidthBound
 from vlmkit.measure.records import ResultsStore
+from vlmkit.measure.speedup import Speedup
+from vlmkit.models.loading import LoadMeasurement
+from vlmkit.models.precisions import get_precision
+from vlmkit.verdicts.precision_speed import SPEED_CLAIM_OF, compute_bound_outcome
+from vlmkit.verdicts.quality import PairedAccuracyMeasurement
+from vlmkit.verdicts.rules import judge_speed_claim, mechanism_claim, record_claim
 from vlmkit.verdicts.statements import (
+    COMPUTE_BOUND_MEMORY_TEXT,
+    LARGE_MODEL_TEXT,
+    MAX_SAVINGS_TEXT,
+    MEMORY_NOT_SPEED_TEXT,
     NOT_TESTABLE_HERE,
+    ORDERING_TEXT,
+    RTX4090_INT8_CLAIM,
+    SEED_STATEMENTS,
     SLOWER_CLAIM,
+    VRAM_NOT_BOTTLENECK_TEXT,
     Statement,
     seed_statement_table,
     seed_statements,
@@ -123,7 +138,7 @@ def test_the_decode_table_has_a_row_per_rung_and_marks_a_failed_one(tmp_path):
     from vlmkit.book.readme_tables import decode_table
 
     h200 = decode_table(ROOT / "reference" / "nvidia-h200")
-    rungs = [line for line in h200.splitlines() if line.startswith("| 09 ") or line.startswith("| 10 ")]
+    rungs = [line for line in h200.splitlines() if line.startswith(("| 09 ", "| 10 "))]
     assert len(rungs) == 11 and "INT4 (torchao), compiled step" in h200
     run = tmp_path / "run"
     (run / "results").mkdir(parents=True)
@@ -143,3 +158,157 @@ def test_the_statement_table_bolds_verdicts_on_request_and_each_row_is_a_record(
     record = store.records()[0]
     assert record["experiment"] == "seed-statement" and record["metrics"] == rows[0].as_dict()
     assert Statement.from_metrics(record["metrics"]) == rows[0]
+
+
+@pytest.mark.parametrize("run", [None, "cpu-x86_64", "nvidia-h200"])
+def test_every_seed_statement_keeps_its_row(tmp_path, run):
+    """An empty folder, the CPU reference (records of every CPU notebook) and the H200 reference: one row each."""
+    texts = [r.statement for r in seed_statements(tmp_path if run is None else ROOT / "reference" / run / "results")]
+    assert len(set(SEED_STATEMENTS)) == len(SEED_STATEMENTS)
+    assert [s for s in SEED_STATEMENTS if texts.count(s) != 1] == []
+
+
+WHAT = {"query": "whole query, ms per query (64 px image, 8-token answer)", "prefill": "prefill time",
+        "decode": "decode time per token"}
+Ratio = float | tuple[float, float, float]  # a ratio to BF16, or (ratio, low, high)
+
+
+def _record_03(results: Path, ratios: dict[str, Ratio], *, regimes: tuple[str, str] = ("overhead bound", "overhead bound"),
+               prefill: dict[str, Ratio] | None = None) -> None:
+    """Notebook 03's claim records as it writes them: per precision a headline whole query at ``ratios`` and the two
+    phases (prefill at ``prefill``'s ratio where given), then the compute-bound claim with (decode, prefill) ``regimes``."""
+    store = ResultsStore("03_dequantization", results, device="cpu")
+    for p, whole in ratios.items():
+        prec = get_precision(p)
+        for phase, role in (("query", "headline"), ("prefill", "supporting"), ("decode", "supporting")):
+            r = (prefill or {}).get(p, whole) if phase == "prefill" else whole
+            ratio, low, high = (r, r, r) if isinstance(r, float) else r
+            metrics = judge_speed_claim(SPEED_CLAIM_OF[prec.quantization],
+                                        Speedup(ratio, low, high, method="interleaved pairs", pairs=10), baseline="BF16",
+                                        variant=prec.label, what=WHAT[phase], role=role)
+            record_claim(store, metrics, model="m", precision=p, shapes={}, repeats=3)
+    metrics = {**mechanism_claim("compute-bound", "placed on the roofline", compute_bound_outcome(*regimes)),
+               "decode_regime": regimes[0], "prefill_regime": regimes[1]}
+    record_claim(store, metrics, model="m", precision="bf16", shapes={}, repeats=3)
+
+
+def _record_01(results: Path, weights: dict[str, int]) -> None:
+    """Notebook 01's ``load`` records on a CPU: the tensor bytes of each precision."""
+    store = ResultsStore("01_loading_precisions", results, device="cpu")
+    for p, total in weights.items():
+        load = LoadMeasurement({"memory": {"kind": "process-rss"}, "weights": {"total_bytes": total}}, {}, None)
+        store.record_measurement(load, model="m", precision=p, shapes={}, repeats=1)
+
+
+def _record_02(results: Path, intervals: dict[str, tuple[float, float]]) -> None:
+    """Notebook 02's ``paired-accuracy`` records: each precision's accuracy relative to BF16's, as an interval."""
+    store = ResultsStore("02_quality", results, device="cpu")
+    for p, (low, high) in intervals.items():
+        paired = PairedAccuracyMeasurement(100, 90, 1, 1, 8, (low + high) / 2, [low, high], 0.95, 1.0, 100, 0,
+                                           "paired bootstrap over questions", "bf16", None, None, None)
+        store.record_measurement(paired, model="m", precision=p, shapes={}, repeats=1)
+
+
+def _row(results: Path, text: str) -> Statement:
+    return next(r for r in seed_statements(results) if r.statement == text)
+
+
+@pytest.mark.parametrize(("int8", "expected"), [(0.5, "below"), (0.8, "holds"), (1.1, "above"),
+                                                ((0.95, 0.85, 1.05), "inconclusive")])
+def test_int8_on_an_rtx_4090_is_its_ratio_on_this_device(tmp_path, int8, expected):
+    _record_03(tmp_path, {"int8": int8, "nf4": 0.9})
+    row = _row(tmp_path, RTX4090_INT8_CLAIM.text)
+    assert row.verdict == f"{expected} (on this run's device, not an RTX 4090)" and row.notebook == "03"
+    assert "against the claimed 0.75-0.90x" in row.measured and " on CPU" in row.measured  # the device it ran on
+
+
+@pytest.mark.parametrize(("int8", "nf4", "expected"), [
+    (0.3, 0.9, "refuted: INT4 is the faster"), (1.0, 0.7, "holds"),
+    ((0.8, 0.7, 0.9), (0.85, 0.8, 0.95), "inconclusive: the spreads overlap")])
+def test_the_tables_order_int8_before_int4_is_judged_on_the_spreads(tmp_path, int8, nf4, expected):
+    _record_03(tmp_path, {"int8": int8, "nf4": nf4})
+    row = _row(tmp_path, ORDERING_TEXT)
+    assert row.verdict == expected and "0.8-1.2x" in row.statement and "0.6-0.9x" in row.statement
+    assert "NF4 runs at" in row.measured
+
+
+@pytest.mark.parametrize(("nf4", "expected"), [(0.7, "holds"), (1.2, "refuted"), ((0.97, 0.9, 1.05), "inconclusive")])
+def test_maximum_savings_is_judged_on_the_4bit_whole_query(tmp_path, nf4, expected):
+    _record_03(tmp_path, {"int8": 1.5, "nf4": nf4})  # INT8 faster: the verdict is the 4-bit one's
+    assert _row(tmp_path, MAX_SAVINGS_TEXT).verdict == expected
+
+
+@pytest.mark.parametrize(("ratios", "int8_bytes", "expected"), [
+    ({"int8": 0.5, "nf4": 0.9}, 60, "holds"),
+    ({"int8": 0.5, "nf4": 1.2}, 60, "partly: NF4 is faster"),
+    ({"int8": 0.5, "nf4": 0.9}, 120, "partly: INT8 saves no memory"),
+    ({"int8": 1.1, "nf4": 1.2}, 60, "refuted: INT8 is faster, NF4 is faster")])
+def test_memory_not_speed_needs_smaller_weights_and_no_faster_query(tmp_path, ratios, int8_bytes, expected):
+    _record_03(tmp_path, ratios)
+    _record_01(tmp_path, {"bf16": 100, "int8": int8_bytes, "nf4": 40})
+    row = _row(tmp_path, MEMORY_NOT_SPEED_TEXT)
+    assert row.verdict == expected and row.notebook == "01, 03"
+    assert f"INT8: weights {int8_bytes / 100:.2f}x BF16's" in row.measured
+
+
+@pytest.mark.parametrize(("nf4", "nf4_accuracy", "expected"), [
+    (0.9, (0.99, 1.01), "holds: quantizing buys no speed per whole query (no accuracy cost measurable either)"),
+    (0.9, (0.90, 0.95), "holds: quantizing buys no speed per whole query, and NF4 costs accuracy"),
+    (1.2, (0.99, 1.01), "refuted: NF4 faster at no measurable accuracy cost"),
+    (1.2, (0.90, 0.95), "partly: NF4 faster, but less accurate")])
+def test_no_vram_limit_weighs_speed_gained_against_accuracy_lost(tmp_path, nf4, nf4_accuracy, expected):
+    _record_03(tmp_path, {"int8": 0.5, "nf4": nf4})
+    _record_02(tmp_path, {"int8": (0.99, 1.01), "nf4": nf4_accuracy})
+    row = _row(tmp_path, VRAM_NOT_BOTTLENECK_TEXT)
+    assert row.verdict == expected and row.notebook == "02, 03"
+
+
+@pytest.mark.parametrize(("regimes", "prefill", "expected"), [
+    (("overhead bound", "memory bound"), 1.3, "not tested: neither phase is compute bound here"),
+    (("memory bound", "compute bound"), 0.7, "holds: no quantized precision is faster in the compute-bound prefill"),
+    (("memory bound", "compute bound"), 1.3, "refuted: NF4 faster in the compute-bound prefill")])
+def test_reducing_memory_when_compute_bound_is_judged_only_where_a_phase_is(tmp_path, regimes, prefill, expected):
+    _record_03(tmp_path, {"int8": 0.5, "nf4": 0.9}, regimes=regimes, prefill={"nf4": prefill})
+    row = _row(tmp_path, COMPUTE_BOUND_MEMORY_TEXT)
+    assert row.verdict.startswith(expected)
+    assert f"decode: BF16 {regimes[0]}" in row.measured and f"NF4 {prefill:.2f}x" in row.measured
+
+
+def test_seventy_b_less_data_is_not_measured_without_a_quantized_72b(tmp_path):
+    assert _row(tmp_path, LARGE_MODEL_TEXT).verdict == "not measured here"
+    store = ResultsStore("08_decision", tmp_path, device="cpu")
+    for model, params, regime in (("qwen3-vl-8b", 8 * 10**9, "overhead bound"), ("qwen3-vl-72b-shape", 72 * 10**9,
+                                                                                  "memory bound")):
+        bound = {"regime": regime, "intensity": 1.0, "bandwidth_share": 0.3, "flops_share": 0.0}
+        store.record_measurement(BandwidthBound(model, 80, 80, params, 1.0, 2, 4.0, 0.1, 0.12, None, bound, None,
+                                                {"bandwidth": 1.0, "flops": 1.0}), model=model, precision="bf16",
+                                 shapes={}, repeats=3)
+    row = _row(tmp_path, LARGE_MODEL_TEXT)
+    assert row.verdict == "not measured here" and row.notebook == "08"
+    assert row.measured.startswith("qwen3-vl-72b-shape in BF16: decode 120.0 ms per token, 30% of the copy "
+                                   "bandwidth (memory bound)") and "times no quantized 72B" in row.measured
+
+
+#: The rows above and the notebooks each needs.
+NEEDS = {RTX4090_INT8_CLAIM.text: {"03"}, ORDERING_TEXT: {"03"}, MAX_SAVINGS_TEXT: {"03"},
+         MEMORY_NOT_SPEED_TEXT: {"01", "03"}, VRAM_NOT_BOTTLENECK_TEXT: {"02", "03"},
+         COMPUTE_BOUND_MEMORY_TEXT: {"03"}, LARGE_MODEL_TEXT: {"08"}}
+
+
+@pytest.mark.parametrize("present", [(), ("03",), ("01", "02"), ("01", "03"), ("02", "03"), ("01", "02", "03")])
+def test_a_row_whose_notebook_did_not_run_says_so_and_passes_nothing(tmp_path, present):
+    writers = {"01": lambda: _record_01(tmp_path, {"bf16": 100, "int8": 60, "nf4": 40}),
+               "02": lambda: _record_02(tmp_path, {"int8": (0.99, 1.01), "nf4": (0.99, 1.01)}),
+               "03": lambda: _record_03(tmp_path, {"int8": 0.5, "nf4": 0.9})}
+    for notebook in present:
+        writers[notebook]()
+    rows = {r.statement: r for r in seed_statements(tmp_path)}
+    for text, needs in NEEDS.items():
+        row, absent = rows[text], sorted(needs - set(present))
+        if not absent:
+            assert row.verdict.startswith((*MEASURED_VERDICTS, "not tested")), (text, row.verdict)
+        elif absent == ["08"]:
+            assert row.verdict == "not measured here", (text, row.verdict)
+        else:  # the first absent notebook the row reads is named
+            assert row.verdict == "not run here" and row.notebook in absent, (text, row)
+            assert "has no results in this run's folder" in row.measured

@@ -5,9 +5,11 @@ import torch
 
 from vlmkit.bench.query import QuerySetup
 from vlmkit.bench.tf32_transfers import (
+    TF32_REACH_SHARE,
     CopyTiming,
     Transfers,
     tf32_queries,
+    tf32_reach,
     tf32_settings,
     tf32_transfers_explanation,
     time_float32_kernels,
@@ -15,6 +17,7 @@ from vlmkit.bench.tf32_transfers import (
 )
 from vlmkit.book.prose import render
 from vlmkit.errors import BackendUnavailableError
+from vlmkit.measure.interleaved import MIN_PAIRS
 from vlmkit.measure.timing import TimingStats
 from vlmkit.runtime.inference import VLMInference
 from vlmkit.runtime.tf32 import tf32_switches
@@ -52,15 +55,22 @@ def test_kernels_and_queries_are_timed_off_and_on_and_explained(settings, vlm):
     parts = tf32_queries(vlm, settings, "bf16")
     assert [p.role for p in parts] == ["headline", "supporting", "supporting"]
     assert parts[0].what == "BF16 model, whole query, ms per query (64 px image, 8-token answer)"
-    assert all(len(p.off.samples) == len(p.on.samples) == 1 for p in parts)
+    assert all(len(p.off.samples) == len(p.on.samples) == MIN_PAIRS for p in parts)  # a headline's pairs at least
+    assert parts[0].speedup.method == "interleaved pairs" and parts[0].speedup.pairs == MIN_PAIRS
     assert tf32_switches() == settings.switches_at_start
+    assert [p.role for p in tf32_queries(vlm, settings, "bf16", headline=False)] == ["supporting"] * 3
+    reach = tf32_reach(vlm, settings, "bf16")  # the rotary embedding's float32 products are all there is
+    assert not reach.applies and 0 < reach.float32_flop_share < TF32_REACH_SHARE
+    assert reach.operators["bfloat16"] > reach.operators["float32"] > 0 and set(reach.float32_operators) == {"aten::bmm"}
+    assert reach.evidence().startswith("profile of one whole BF16 query: ")
     records = [{"experiment": "speed-claim", "metrics": {"what": t.what, "verdict": "inconclusive"}}
                for t in [kernels.matmul, kernels.matvec, *parts]]
+    records.append({"experiment": "tf32-reach", "precision": "bf16", "metrics": reach.metrics()})
     timings = [kernels.matmul, kernels.matvec, *parts]
     text = render("07_tf32_transfers/what_the_numbers_say",
                   **tf32_transfers_explanation(settings, timings, kernels, None, records))
-    assert text.startswith("- This cpu has no TF32 tensor cores") and "**inconclusive**" in text
-    assert "Headline, transfers" not in text
+    assert text.startswith("- This cpu has no TF32 tensor cores") and "**does not apply**" in text
+    assert "(inconclusive against 10-20 %)" in text and "Headline, transfers" not in text
 
 
 def test_copies_need_cuda_and_their_timings_add_up(settings, vlm):
@@ -72,7 +82,8 @@ def test_copies_need_cuda_and_their_timings_add_up(settings, vlm):
     copy = CopyTiming(64, 2_000_000, ms(2.0), ms(0.5), ms(3.0))
     assert copy.what == "the copy alone: one 64 px query's inputs (2.0 MB)"
     assert copy.row() == {"image": 64, "MB": 2.0, "pageable (ms)": 2.0, "pinned (ms)": 0.5, "pin + copy (ms)": 3.0}
-    transfers = Transfers(QuerySetup(64, 8), [copy], ms(100.0, 102.0, 98.0), ms(99.0))
+    transfers = Transfers(QuerySetup(64, 8), [copy], ms(100.0, 102.0, 98.0), ms(99.0, 102.0, 98.0))
     assert transfers.at_query is copy and transfers.copy_share == pytest.approx(0.02)
-    assert transfers.speedup.ratio == pytest.approx(100 / 99) and transfers.samples()["pinned_s"] == [0.099]
+    assert transfers.speedup.ratio == pytest.approx(1.0)  # the median of the paired ratios 100/99, 1, 1
+    assert transfers.samples()["pinned_s"] == [0.099, 0.102, 0.098]
     assert transfers.what.startswith("whole query, ms per query (64 px image, 8-token answer)")

@@ -25,7 +25,7 @@ from vlmkit.core.device import resolve_device
 from vlmkit.core.formatting import human_bytes
 from vlmkit.core.progress import progress
 from vlmkit.measure.records import ResultsStore
-from vlmkit.measure.timing import time_interleaved
+from vlmkit.measure.interleaved import MIN_PAIRS, MIN_WARMUPS, time_interleaved
 from vlmkit.models.precisions import Precision, get_precision
 from vlmkit.runtime.attention import (
     EAGER_ATTENTION,
@@ -67,12 +67,19 @@ class AttentionSettings:
     left_out: dict[str, str]  # flash-attn packages transformers cannot use here, and why
     flash: str  # the flash kernel judged: the flash-attn 2 package where it runs, else SDPA's flash backend
 
+    def rounds(self, side: int) -> int:
+        """The interleaved rounds of timed queries at ``side`` px: at the headline's size at least
+        :data:`vlmkit.measure.interleaved.MIN_PAIRS` (a headline ratio's pairs), elsewhere ``repeats``."""
+        return max(self.repeats, MIN_PAIRS) if side == self.query.image_size else self.repeats
+
     def describe(self) -> str:
         """The setup's status lines: checkpoint, model, sizes, variants and what is not measured here."""
         lines = [f"checkpoint: {self.checkpoint}"] if self.checkpoint else []
         lines.append(f"{self.model} in {self.precision.label} on {self.device}; images {self.sides} px; "
-                     f"{self.new_tokens} answer tokens; median of {self.repeats}; the headline: a whole query at "
-                     f"{self.query.image_size} px ({self.role})")
+                     f"{self.new_tokens} answer tokens; {self.repeats} interleaved rounds per size "
+                     f"({self.rounds(self.query.image_size)} at {self.query.image_size} px), after "
+                     f"{MIN_WARMUPS} warm-up queries; the headline: a whole query at {self.query.image_size} px "
+                     f"({self.role})")
         lines.append(f"variants: {[v.name for v in self.variants]} | the flash kernel judged: {self.flash}")
         lines += [f"NOT MEASURED: {name}: {reason}" for name, reason in self.left_out.items()]
         return "\n".join(lines)
@@ -204,8 +211,9 @@ def sweep_attention(vlm: VLMInference, settings: AttentionSettings, store: Resul
 
     Per size (a random image, seeded): the vision tower alone (one warm-up, ``repeats`` timed calls), its peak
     memory over one more call and a warm-up query per variant, a variant that raises kept as a refusal with
-    PyTorch's reasons; then the timed queries in alternating rounds (A B C, C B A, ...), so that drift on a shared
-    machine hits all variants alike. Taught in ``notebooks/06_attention.ipynb``.
+    PyTorch's reasons; then one more warm-up round and the timed queries in alternating rounds (A B C, C B A, ...),
+    so that drift on a shared machine hits all variants alike; round ``i`` of two variants is a pair
+    (:func:`vlmkit.measure.interleaved.paired_speedup`), :meth:`AttentionSettings.rounds` of them. Taught in ``notebooks/06_attention.ipynb``.
     """
     n, sweep, rng = settings.new_tokens, AttentionSweep(settings), np.random.default_rng(0)
     for side in progress(settings.sides, desc="image sizes"):
@@ -230,7 +238,9 @@ def sweep_attention(vlm: VLMInference, settings: AttentionSettings, store: Resul
                 continue
             ran[variant.name], calls[variant.name] = (variant, vision, vision_peak), []
         time_interleaved({name: _asker(vlm, variant, image, n, calls[name]) for name, (variant, _, _) in ran.items()},
-                         settings.device, warmup=0, repeats=settings.repeats)
+                         settings.device, warmup=MIN_WARMUPS - 1, repeats=settings.rounds(side))  # + the one above
+        for name in calls:
+            del calls[name][:MIN_WARMUPS - 1]  # the warm-ups' calls: not timed
         for name, (variant, vision, vision_peak) in ran.items():
             timing = AttentionTiming.measured(side, variant, calls[name], vision, vision_peak)
             sweep.outcomes.append((side, timing))

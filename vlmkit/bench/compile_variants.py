@@ -3,7 +3,9 @@
 For each precision the model is loaded once and each variant of :data:`vlmkit.runtime.generation_variants.VARIANTS`
 answers the book's query (:func:`vlmkit.runtime.generation_variants.ask_as_variant`: a warm-up and the timed
 queries, TorchDynamo watched throughout); each is recorded as a ``compile-variant`` record, a variant this stack
-cannot run as its failure. The first precision's model stays loaded for the lesson, ``torch.compile`` of the
+cannot run as its failure. Where transformers' compilation ran, the baseline and it are timed again in interleaved
+rounds on the same model (``paired-variants``), the pairs the headline ratio comes from. The first precision's
+model stays loaded for the lesson, ``torch.compile`` of the
 language model with the dynamic cache (a ``compile-lesson`` record), which never enters the verdicts.
 
 Taught in ``notebooks/05_compile.ipynb``.
@@ -13,9 +15,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from transformers import CompileConfig
@@ -25,8 +27,10 @@ from vlmkit.bench.query import QuerySetup, resolve_model, standard_query
 from vlmkit.core.device import resolve_device
 from vlmkit.core.formatting import provenance_line, readable_log_axis
 from vlmkit.core.progress import progress
+from vlmkit.measure.interleaved import MIN_PAIRS, MIN_WARMUPS, Rounds, TimedRun, time_rounds
 from vlmkit.measure.memory import free_memory
-from vlmkit.measure.records import ResultsStore
+from vlmkit.measure.records import Measurement, ResultsStore
+from vlmkit.measure.speedup import Speedup
 from vlmkit.models.loading import load_model
 from vlmkit.models.precisions import get_precision
 from vlmkit.runtime.compilation import (
@@ -43,6 +47,7 @@ from vlmkit.runtime.generation_variants import (
     GenerationVariant,
     VariantQueries,
     ask_as_variant,
+    use_variant,
 )
 from vlmkit.runtime.inference import VLMInference
 
@@ -142,6 +147,14 @@ class CompileVariants:
     settings: CompileSettings
     runs: dict[tuple[str, str], CompileVariantRun]  # (precision, variant name): the variants that ran
     kept: tuple[str, VLMInference, EagerForwards] | None = None
+    paired: dict[str, Rounds] = field(default_factory=dict)  # precision: the baseline and the compiled, interleaved
+
+    def paired_speedup(self, precision: str, phase: str) -> Speedup | None:
+        """The compiled variant's paired speed-up over the baseline in ``phase`` (``total``, ``prefill`` or
+        ``decode``), from the rounds they ran interleaved; ``None`` where they did not (nothing compiled)."""
+        rounds = self.paired.get(precision)
+        baseline, _, supported, _ = VARIANTS
+        return rounds.speedup(baseline.name, supported.name, phase) if rounds is not None else None
 
     def get(self, precision: str, variant: GenerationVariant) -> CompileVariantRun | None:
         """``variant`` in ``precision``, or ``None`` where it could not run."""
@@ -177,8 +190,46 @@ def _ask(settings: CompileSettings, vlm: VLMInference, variant: GenerationVarian
                           backend=backend)
 
 
+@dataclass(frozen=True)
+class PairedVariants(Measurement):
+    """A ``paired-variants`` record: the baseline and the compiled variant of one precision timed in interleaved
+    rounds on the same loaded model, already compiled (:meth:`vlmkit.measure.interleaved.Rounds.as_dict`).
+
+    Taught in ``notebooks/05_compile.ipynb``.
+    """
+
+    EXPERIMENT: ClassVar[str] = "paired-variants"
+    baseline: str
+    variant: str
+    rounds: dict[str, Any]
+
+
+def _interleave(settings: CompileSettings, vlm: VLMInference, eager: EagerForwards,
+                variants: tuple[GenerationVariant, GenerationVariant]) -> Rounds:
+    """The two variants timed in interleaved rounds on ``vlm``, switching between them before every query (the
+    compiled one's graphs stay compiled: TorchDynamo is not reset in between); ``vlm`` ends as the baseline."""
+    image = standard_image(settings.setup.image_size)
+    n = settings.setup.new_tokens
+
+    def side(variant: GenerationVariant) -> TimedRun:
+        def run() -> dict[str, float]:
+            use_variant(vlm, variant, eager)
+            stats = vlm.ask(image, STANDARD_QUESTION, max_new_tokens=n, min_new_tokens=n).stats
+            return {"total": stats.total_s, "prefill": stats.prefill_s, "decode": stats.decode_s_per_token}
+        return run
+
+    try:
+        with compile_cache(settings.compile_cache):
+            return time_rounds({v.name: side(v) for v in variants}, warmup=MIN_WARMUPS,
+                               rounds=max(settings.repeats, MIN_PAIRS))
+    finally:
+        use_variant(vlm, VARIANTS[0], eager)
+
+
 def measure_compile_variants(settings: CompileSettings, store: ResultsStore) -> CompileVariants:
-    """Every variant but the lesson in every precision, each recorded (``compile-variant``) as it finishes.
+    """Every variant but the lesson in every precision, each recorded (``compile-variant``) as it finishes; then,
+    where transformers' compilation ran, the baseline and the compiled variant again in interleaved rounds
+    (``paired-variants``: the headline's pairs).
 
     Each precision's model is loaded once; a variant that raises is recorded as a :class:`CompileVariantFailure`
     and the others go on. With a lesson, the first precision's model stays loaded for it.
@@ -201,6 +252,12 @@ def measure_compile_variants(settings: CompileSettings, store: ResultsStore) -> 
             measured.runs[(name, variant.name)] = run
             store.record_measurement(run, model=settings.model, precision=name, shapes=settings.shapes,
                                      repeats=len(queries.calls))
+        compiled = measured.get(name, supported)
+        if measured.get(name, baseline) is not None and compiled is not None and compiled.total_s:
+            measured.paired[name] = _interleave(settings, vlm, eager, (baseline, supported))
+            store.record_measurement(PairedVariants(baseline.name, supported.name, measured.paired[name].as_dict()),
+                                     model=settings.model, precision=name, shapes=settings.shapes,
+                                     repeats=measured.paired[name].rounds)
         if name == settings.precisions[0] and settings.lesson_backend:
             measured.kept = (name, vlm, eager)  # the lesson runs on this model
         else:

@@ -3,15 +3,16 @@
 The notebook's parameters say ``"auto"`` (or 0) for "what this device should measure": on CUDA the 8B model's
 Linear shapes up to M = 4096 and the 8B model itself, on a CPU the tiny model's, where a run takes seconds.
 :func:`dequantization_settings` turns them into one :class:`DequantizationSettings` and fails early, and clearly,
-on a value it cannot run. :func:`measure_model_speeds` answers the book's query in each precision and records a
-:class:`vlmkit.bench.model_speed.ModelSpeed` per precision.
+on a value it cannot run. :func:`measure_model_speeds` answers the book's query in each precision, each quantized one in rounds interleaved
+with BF16, and records a :class:`vlmkit.bench.model_speed.ModelSpeed` per precision and a
+:class:`vlmkit.bench.model_speed.PairedSpeed` per pair.
 
 Taught in ``notebooks/03_dequantization.ipynb``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -20,17 +21,18 @@ import torch
 
 from vlmkit.bench.query import STANDARD_QUESTION, standard_image
 from vlmkit.bench.linear_layers import unaligned_4bit_layers
-from vlmkit.bench.model_speed import ModelRun, ModelSpeed
+from vlmkit.bench.model_speed import ModelRun, ModelSpeed, PairedSpeed
 from vlmkit.bench.query import QuerySetup, standard_query
 from vlmkit.bench.roofline import QWEN3_VL_8B_LINEARS, LinearShape
 from vlmkit.core.device import resolve_device
 from vlmkit.core.progress import progress
+from vlmkit.measure.interleaved import MIN_PAIRS, MIN_WARMUPS, time_rounds
 from vlmkit.measure.memory import free_memory
 from vlmkit.measure.profiler import busy_per_phase
 from vlmkit.measure.records import ResultsStore
-from vlmkit.models.loading import load_model
+from vlmkit.models.loading import LoadedModel, load_model
 from vlmkit.models.precisions import PRECISION_NAMES, get_precision
-from vlmkit.runtime.inference import Answer, VLMInference
+from vlmkit.runtime.inference import Answer, CallStats, VLMInference
 
 #: The Linear shapes a layer sweep can take: the 8B model's, or two 256/768-wide ones (the tiny model's widths).
 LAYER_SETS: dict[str, tuple[LinearShape, ...]] = {
@@ -96,8 +98,8 @@ def dequantization_settings(device: str | torch.device = "auto", model: str = "a
     """Resolve notebook 03's parameters: ``"auto"`` and 0 become this device's defaults, bad values fail clearly.
 
     CUDA: ``qwen3-vl-8b``; layers ``8b`` in bf16, int8, int8-t0, nf4, nf4-dq and fp4 at M = 1, 256 and 4096;
-    50 ms per measurement; 5 queries. CPU: ``qwen3-vl-tiny``; layers ``tiny`` in every precision at M = 1, 16
-    and 128; 10 ms; 3 queries. The whole model runs in bf16, int8 and nf4, on the book's standard query
+    50 ms per measurement. CPU: ``qwen3-vl-tiny``; layers ``tiny`` in every precision at M = 1, 16 and 128; 10 ms.
+    Both: :data:`vlmkit.measure.interleaved.MIN_PAIRS` queries (rounds paired with BF16). The whole model runs in bf16, int8 and nf4, on the book's standard query
     (:func:`vlmkit.bench.query.standard_query`) unless ``image_size`` or ``new_tokens`` say otherwise.
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
@@ -122,7 +124,7 @@ def dequantization_settings(device: str | torch.device = "auto", model: str = "a
         model_precisions=precision_list(model_precisions if model_precisions != "auto" else "bf16,int8,nf4"),
         layer_set=layer_set, shapes=LAYER_SETS[layer_set], tokens=sweep, kernel_ms=kernel_ms or (50 if on_cuda else 10),
         copy_bytes=copy_bytes, matmul_sizes=matmul_sizes, query=query, book_query=book,
-        model_repeats=model_repeats or (5 if on_cuda else 3))
+        model_repeats=model_repeats or MIN_PAIRS)
 
 
 def ask_fixed_length(vlm: VLMInference, image: np.ndarray, new_tokens: int) -> Answer:
@@ -135,36 +137,97 @@ def ask_fixed_length(vlm: VLMInference, image: np.ndarray, new_tokens: int) -> A
 
 def measure_model_speeds(store: ResultsStore, model: str, precisions: Sequence[str], device: torch.device, *,
                          query: QuerySetup, repeats: int) -> dict[str, ModelRun]:
-    """Load ``model`` in each precision, answer ``query`` once to warm up and ``repeats`` times timed (a fixed-length
-    answer about a seeded random image), and on CUDA profile the kernel time of its prefill and decode
-    (:func:`vlmkit.measure.profiler.busy_per_phase`; a profiler that cannot start leaves them empty and says why).
+    """Load ``model`` in each precision and answer ``query`` (a fixed-length answer about a seeded random image):
+    BF16 first, warmed up and timed ``repeats`` times alone; then each other precision loaded beside it and timed
+    in ``repeats`` interleaved rounds with it (:func:`vlmkit.measure.interleaved.time_rounds`, 2 warm-ups each),
+    its speed-up over BF16 from those pairs. A precision that does not fit beside BF16 (CUDA out of memory) is
+    timed alone after BF16 is unloaded, its speed-up then a ratio of medians, and says so. On CUDA the kernel time
+    of prefill and decode is profiled too (:func:`vlmkit.measure.profiler.busy_per_phase`; a profiler that cannot
+    start leaves them empty and says why).
 
-    Records one :class:`vlmkit.bench.model_speed.ModelSpeed` per precision; returns the runs by precision.
+    Records one :class:`vlmkit.bench.model_speed.ModelSpeed` per precision (its own samples) and, per paired
+    precision, a :class:`vlmkit.bench.model_speed.PairedSpeed`; returns the runs by precision.
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
     side, new_tokens = query.image_size, query.new_tokens
     image = standard_image(side)
-    runs = {}
-    for name in progress(precisions, desc=f"{model} precisions"):
-        loaded = load_model(model, name, device=device)
-        vlm = VLMInference.from_loaded(loaded)
-        unaligned = unaligned_4bit_layers(loaded.model) if get_precision(name).quantization == "4bit" else None
-        ask = partial(ask_fixed_length, vlm, image)
-        ask(new_tokens)  # warm-up
-        calls = [ask(new_tokens).stats for _ in range(repeats)]
+    order = sorted(precisions, key=lambda name: name != BASELINE)  # BF16 first: every pair needs it loaded
+    runs: dict[str, ModelRun] = {}
+    base: _LoadedPrecision | None = None
+    shapes = {"image": [side, side], "new_tokens": new_tokens}
+    for name in progress(order, desc=f"{model} precisions"):
+        try:
+            loaded = _LoadedPrecision.load(model, name, device, image)
+        except torch.cuda.OutOfMemoryError:
+            if base is None:
+                raise
+            print(f"{name} does not fit beside {BASELINE} on this card: timed alone, its speed-up a ratio of medians")
+            base = None
+            free_memory(device)
+            loaded = _LoadedPrecision.load(model, name, device, image)
+        paired = None
+        if base is None or name == BASELINE:
+            loaded.ask(new_tokens)  # warm-up
+            calls = [loaded.ask(new_tokens).stats for _ in range(repeats)]
+        else:
+            calls, paired = _paired_with(base, loaded, new_tokens, repeats)
+            store.record_measurement(paired, model=model, precision=name, repeats=repeats, shapes=shapes)
         busy, failure = None, None
         if device.type == "cuda":
             try:
-                busy = busy_per_phase(ask, new_tokens, device)
+                busy = busy_per_phase(loaded.ask, new_tokens, device)
             except RuntimeError as exc:  # a profiler that cannot start (no CUPTI) leaves the kernel times empty
                 failure = str(exc).splitlines()[0][:160]
                 print(f"{name}: kernel time not measured ({failure})")
-        speed = ModelSpeed.of(name, calls, busy, loaded.report.weights.total_bytes)
+        speed = ModelSpeed.of(name, calls, busy, loaded.loaded.report.weights.total_bytes)
         store.record_measurement(speed, model=model, precision=name, repeats=repeats,
-                                 shapes={"image": [side, side], "new_tokens": new_tokens,
-                                         "tokens_in": calls[0].tokens_in})
-        runs[name] = ModelRun(model, device, query, repeats, speed, loaded.report.weights,
-                              loaded.model.config.vision_config.spatial_merge_size, busy, failure, unaligned)
-        del vlm, loaded, ask
+                                 shapes={**shapes, "tokens_in": calls[0].tokens_in})
+        runs[name] = ModelRun(model, device, query, repeats, speed, loaded.loaded.report.weights,
+                              loaded.loaded.model.config.vision_config.spatial_merge_size, busy, failure,
+                              loaded.unaligned, paired)
+        if name == BASELINE:
+            base = loaded
+        del loaded
         free_memory(device)
     return runs
+
+
+#: The precision every other one is paired with.
+BASELINE = "bf16"
+
+
+@dataclass
+class _LoadedPrecision:
+    """A loaded precision ready to answer the book's query (``ask(new_tokens)``)."""
+
+    name: str
+    loaded: LoadedModel
+    ask: Callable[[int], Answer]
+    unaligned: dict[tuple[int, int, int], list[str]] | None
+
+    @classmethod
+    def load(cls, model: str, name: str, device: torch.device, image: np.ndarray) -> _LoadedPrecision:
+        loaded = load_model(model, name, device=device)
+        unaligned = unaligned_4bit_layers(loaded.model) if get_precision(name).quantization == "4bit" else None
+        return cls(name, loaded, partial(ask_fixed_length, VLMInference.from_loaded(loaded), image), unaligned)
+
+
+def _paired_with(base: _LoadedPrecision, other: _LoadedPrecision, new_tokens: int,
+                 rounds: int) -> tuple[list[CallStats], PairedSpeed]:
+    """``other``'s calls from ``rounds`` interleaved rounds with ``base``, and the paired speed-ups they give."""
+    calls: list[CallStats] = []
+
+    def side(loaded: _LoadedPrecision, keep: bool) -> Callable[[], dict[str, float]]:
+        def run() -> dict[str, float]:
+            stats = loaded.ask(new_tokens).stats
+            if keep:
+                calls.append(stats)
+            return {"query": stats.total_s, "prefill": stats.prefill_s, "decode": stats.decode_s_per_token}
+        return run
+
+    warm = {base.name: side(base, False), other.name: side(other, False)}
+    for _ in range(MIN_WARMUPS):
+        for run in warm.values():
+            run()
+    timed = time_rounds({base.name: side(base, False), other.name: side(other, True)}, warmup=0, rounds=rounds)
+    return calls, PairedSpeed.of(base.name, other.name, timed)

@@ -3,7 +3,8 @@ where each phase falls on the roofline.
 
 A query is one image and a question in, a fixed-length answer out (:class:`vlmkit.runtime.inference.CallStats`).
 :class:`ModelSpeed` is its ``model-speed`` record: medians in ms, every sample in seconds and, on CUDA, the
-profiler's kernel time per phase (:class:`vlmkit.measure.profiler.PhaseBusy`). :class:`ModelRun` keeps with it what
+profiler's kernel time per phase (:class:`vlmkit.measure.profiler.PhaseBusy`); :class:`PairedSpeed` is a quantized
+precision's speed-up over BF16 from rounds interleaved with it (the headline method). :class:`ModelRun` keeps with it what
 the loaded model showed (its footprint, the 4-bit layers its fast kernel cannot take). :func:`place_phases` divides
 each phase's FLOPs and bytes by its measured time and places it: compute, memory or overhead bound
 (:func:`vlmkit.bench.roofline.classify_phase`). The loop that measures them is
@@ -24,8 +25,10 @@ import torch
 from vlmkit.bench.query import QuerySetup
 from vlmkit.bench.roofline import Ceilings, PhaseBound, classify_phase, decode_step_work
 from vlmkit.measure.footprint import Footprint
+from vlmkit.measure.interleaved import Rounds
 from vlmkit.measure.profiler import PhaseBusy
 from vlmkit.measure.records import Measurement
+from vlmkit.measure.speedup import Speedup
 from vlmkit.models.precisions import get_precision
 from vlmkit.runtime.inference import CallStats
 
@@ -90,13 +93,45 @@ class ModelSpeed(Measurement):
                 if k not in BUSY_KEYS and k not in ("query_s", "prefill_s", "decode_s_per_token")}
 
 
+#: The parts of a query a paired record compares: the whole query, its prefill, and decode per token.
+QUERY_PARTS = ("query", "prefill", "decode")
+
+
+@dataclass(frozen=True)
+class PairedSpeed(Measurement):
+    """A ``paired-speed`` record: one precision timed in interleaved rounds with the baseline (both loaded),
+    the speed-up of each part of a query (baseline over this precision: >1 is faster) from the paired ratios.
+
+    ``speedups``: part -> :meth:`vlmkit.measure.speedup.Speedup.as_dict` (ratio, low, high, method, pairs,
+    coverage); ``rounds``: every sample of both sides (:meth:`vlmkit.measure.interleaved.Rounds.as_dict`).
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+
+    EXPERIMENT = "paired-speed"
+    baseline: str
+    precision: str
+    speedups: dict[str, dict[str, Any]]
+    rounds: dict[str, Any]
+
+    @classmethod
+    def of(cls, baseline: str, precision: str, rounds: Rounds) -> PairedSpeed:
+        """The record of ``rounds`` (sides named ``baseline`` and ``precision``)."""
+        return cls(baseline, precision, {part: rounds.speedup(baseline, precision, part).as_dict()
+                                         for part in QUERY_PARTS}, rounds.as_dict())
+
+    def speedup(self, part: str) -> Speedup:
+        """The paired speed-up of ``part`` (``query``, ``prefill`` or ``decode``)."""
+        return Speedup(**self.speedups[part])
+
+
 @dataclass(frozen=True)
 class ModelRun:
     """One precision's whole-model measurement: its record and what the loaded model showed.
 
     ``vision_merge``: the vision tower's spatial merge (each visual token merges its square of patches);
     ``busy_failure``: why the profiler measured no kernel time on CUDA; ``unaligned``: for a 4-bit model, its
-    layers the fast 4-bit kernel cannot take (:func:`vlmkit.bench.linear_layers.unaligned_4bit_layers`).
+    layers the fast 4-bit kernel cannot take (:func:`vlmkit.bench.linear_layers.unaligned_4bit_layers`);
+    ``paired``: its speed-ups over BF16 from interleaved rounds (None for BF16, or where both did not fit).
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
 
@@ -110,6 +145,7 @@ class ModelRun:
     busy: PhaseBusy | None = None
     busy_failure: str | None = None
     unaligned: dict[tuple[int, int, int], list[str]] | None = None
+    paired: PairedSpeed | None = None
 
     @property
     def precision(self) -> str:

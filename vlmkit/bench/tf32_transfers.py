@@ -2,7 +2,8 @@
 
 TF32 is timed in alternating rounds (off-on, on-off, ...): a large float32 matmul and a float32 matrix-vector
 product with the device's clock (:func:`vlmkit.runtime.tf32.time_tf32_off_on`), then whole queries of a BF16 and
-an FP32 model, their prefill and decode parts apart. The copies (CUDA only) are timed alone for several image
+an FP32 model, their prefill and decode parts apart, each beside a profile of what the query runs in float32
+(:class:`TF32Reach`: where almost nothing does, TF32 "does not apply"). The copies (CUDA only) are timed alone for several image
 sizes, pageable, pinned beforehand and pinned on the way, and inside a whole query (:mod:`vlmkit.runtime.transfers`).
 What is judged against the seed's claims is the notebook's: each timing gives its speed-up.
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -23,11 +24,14 @@ from vlmkit.bench.query import STANDARD_QUESTION, standard_image
 from vlmkit.bench.query import QuerySetup, resolve_model, standard_query
 from vlmkit.bench.roofline import Ceilings, PhaseBound, classify_phase, linear_cost
 from vlmkit.core.device import resolve_device
-from vlmkit.measure.speedup import Speedup, speedup
-from vlmkit.measure.timing import TimingStats, time_interleaved, time_kernel
+from vlmkit.measure.interleaved import MIN_PAIRS, MIN_WARMUPS, TimedRun, paired_speedup, time_interleaved, time_rounds
+from vlmkit.measure.profiler import MatmulWork, matmul_work
+from vlmkit.measure.records import Measurement
+from vlmkit.measure.speedup import Speedup
+from vlmkit.measure.timing import TimingStats, time_kernel
 from vlmkit.models.precisions import get_precision
 from vlmkit.runtime.environment import tf32_status
-from vlmkit.runtime.inference import CallStats, VLMInference
+from vlmkit.runtime.inference import VLMInference
 from vlmkit.runtime.tf32 import tf32, tf32_switches, time_tf32_off_on
 from vlmkit.runtime.transfers import copy_and_answer, time_copy
 
@@ -101,8 +105,9 @@ class TF32Timing:
 
     @property
     def speedup(self) -> Speedup:
-        """TF32 on against off: >1 where TF32 is faster."""
-        return speedup(self.off, self.on)
+        """TF32 on against off, pair by pair (``off`` and ``on`` were timed in interleaved rounds): >1 where TF32 is
+        faster."""
+        return paired_speedup(self.off.samples, self.on.samples)
 
     @property
     def off_ms(self) -> float:
@@ -178,28 +183,86 @@ def time_float32_kernels(settings: TF32Settings) -> Float32Kernels:
     return Float32Kernels(matmul, matvec, ceilings, bound)
 
 
-def tf32_queries(vlm: VLMInference, settings: TF32Settings, precision: str) -> list[TF32Timing]:
-    """The book's query with TF32 off and on in alternating rounds (round 0 is the warm-up): the whole query
-    (headline), its prefill and its decode per token (supporting). ``precision`` names the model's.
+#: The largest share of a query's matmul FLOPs in float32 at which TF32 "does not apply": even if TF32 made that
+#: work free, the query could not get 1 % faster, let alone the seed's 10 %.
+TF32_REACH_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class TF32Reach(Measurement):
+    """A ``tf32-reach`` record: what one whole query of a model runs in float32, the only work TF32 can change
+    (PyTorch's profiler: :func:`vlmkit.measure.profiler.matmul_work`), and whether TF32 applies at all.
+
+    Taught in ``notebooks/07_tf32_transfers.ipynb``.
+    """
+
+    EXPERIMENT: ClassVar[str] = "tf32-reach"
+    precision: str
+    operators: dict[str, int]  # dtype -> matmul and convolution operators
+    flops: dict[str, int]  # dtype -> their FLOPs
+    float32_operators: dict[str, int]  # operator -> how many ran in float32
+    float32_flop_share: float
+
+    @classmethod
+    def of(cls, precision: str, work: MatmulWork) -> TF32Reach:
+        return cls(precision, **work.as_dict())
+
+    @property
+    def applies(self) -> bool:
+        """Whether float32 work is more than :data:`TF32_REACH_SHARE` of the query's matmul FLOPs."""
+        return self.float32_flop_share > TF32_REACH_SHARE
+
+    def row(self) -> dict[str, Any]:
+        """The notebook's table row: operators by dtype, the float32 share of FLOPs, whether TF32 applies."""
+        return {"model": self.precision.upper(), **{f"operators in {d}": n for d, n in self.operators.items()},
+                "float32 share of FLOPs": self.float32_flop_share, "TF32 applies": self.applies}
+
+    def evidence(self) -> str:
+        """The profile in one sentence: float32 operators and FLOPs of the whole query."""
+        total = sum(self.operators.values())
+        f32 = self.operators.get("float32", 0)
+        which = ", ".join(f"{name} x{n}" for name, n in sorted(self.float32_operators.items())) or "none"
+        return (f"profile of one whole {self.precision.upper()} query: {f32} of {total} matmul and convolution "
+                f"operators ran in float32 ({which}), {self.float32_flop_share:.4%} of their FLOPs")
+
+
+def tf32_reach(vlm: VLMInference, settings: TF32Settings, precision: str) -> TF32Reach:
+    """Profile one of the book's queries on ``vlm`` (loaded in ``precision``) and count its float32 matmuls.
 
     Taught in ``notebooks/07_tf32_transfers.ipynb``.
     """
     query, image = settings.query, standard_image(settings.query.image_size)
-    calls: dict[bool, list[CallStats]] = {False: [], True: []}
-    for i in range(settings.repeats + 1):
-        for enabled in (False, True) if i % 2 == 0 else (True, False):
+    work = matmul_work(lambda: vlm.ask(image, STANDARD_QUESTION, max_new_tokens=query.new_tokens,
+                                       min_new_tokens=query.new_tokens))
+    return TF32Reach.of(precision, work)
+
+
+def tf32_queries(vlm: VLMInference, settings: TF32Settings, precision: str, *,
+                 headline: bool = True) -> list[TF32Timing]:
+    """The book's query with TF32 off and on in interleaved rounds (:func:`vlmkit.measure.interleaved.time_rounds`,
+    two warm-ups each, at least :data:`vlmkit.measure.interleaved.MIN_PAIRS` rounds): the whole query (the headline,
+    unless ``headline`` is False: where TF32 does not apply, :class:`TF32Reach`), its prefill and its decode per
+    token (supporting). ``precision`` names the model's.
+
+    Taught in ``notebooks/07_tf32_transfers.ipynb``.
+    """
+    query, image = settings.query, standard_image(settings.query.image_size)
+
+    def side(enabled: bool) -> TimedRun:
+        def run() -> dict[str, float]:
             with tf32(enabled):
                 stats = vlm.ask(image, STANDARD_QUESTION, max_new_tokens=query.new_tokens,
                                 min_new_tokens=query.new_tokens).stats
-            if i:
-                calls[enabled].append(stats)
-    parts = []
-    for part, role, seconds in (("whole query, ms per query", "headline", lambda c: c.total_s),
-                                ("prefill", "supporting", lambda c: c.prefill_s),
-                                ("decode, per token", "supporting", lambda c: c.decode_s_per_token)):
-        off, on = (TimingStats(tuple(seconds(c) for c in calls[enabled]), 0) for enabled in (False, True))
-        parts.append(TF32Timing(f"{precision.upper()} model, {part} ({query.describe()})", role, off, on))
-    return parts
+            return {"total": stats.total_s, "prefill": stats.prefill_s, "decode": stats.decode_s_per_token}
+        return run
+
+    rounds = time_rounds({"off": side(False), "on": side(True)}, warmup=MIN_WARMUPS,
+                         rounds=max(settings.repeats, MIN_PAIRS))
+    return [TF32Timing(f"{precision.upper()} model, {what} ({query.describe()})", role, rounds.stats("off", part),
+                       rounds.stats("on", part))
+            for part, what, role in (("total", "whole query, ms per query", "headline" if headline else "supporting"),
+                                     ("prefill", "prefill", "supporting"),
+                                     ("decode", "decode, per token", "supporting"))]
 
 
 @dataclass(frozen=True)
@@ -246,8 +309,8 @@ class Transfers:
 
     @property
     def speedup(self) -> Speedup:
-        """Pinned against pageable, on the whole query."""
-        return speedup(self.pageable, self.pinned)
+        """Pinned against pageable, on the whole query, pair by pair (the two ran in interleaved rounds)."""
+        return paired_speedup(self.pageable.samples, self.pinned.samples)
 
     @property
     def what(self) -> str:
@@ -292,14 +355,16 @@ def time_transfers(vlm: VLMInference, settings: TF32Settings) -> Transfers:
                                  time_copy(host, device, pinned=True, include_pinning=True, repeats=repeats * 4)))
     host = host_inputs(image)
     whole = time_interleaved({pinned: copy_and_answer(vlm, host, pinned=pinned, new_tokens=query.new_tokens)
-                              for pinned in (False, True)}, device, warmup=1, repeats=repeats)
+                              for pinned in (False, True)}, device, warmup=MIN_WARMUPS,
+                             repeats=max(repeats, MIN_PAIRS))
     return Transfers(query, copies, whole[False], whole[True])
 
 
 def tf32_transfers_explanation(settings: TF32Settings, timings: list[TF32Timing], kernels: Float32Kernels,
                                transfers: Transfers | None, records: list[dict[str, Any]]) -> dict[str, Any]:
-    """The values of ``07_tf32_transfers/what_the_numbers_say``: every TF32 timing, the kernels' bound, the
-    transfers, and the verdicts their ``speed-claim`` records (``records``: the run's) give.
+    """The values of ``07_tf32_transfers/what_the_numbers_say``: every TF32 timing, what each model runs in
+    float32 (its ``tf32-reach`` record), the kernels' bound, the transfers, and the verdicts their ``speed-claim``
+    records (``records``: the run's) give.
 
     Taught in ``notebooks/07_tf32_transfers.ipynb``.
     """
@@ -307,15 +372,18 @@ def tf32_transfers_explanation(settings: TF32Settings, timings: list[TF32Timing]
     claims = [r["metrics"] for r in records if r["experiment"] == "speed-claim"]
     verdict_of = {m["what"]: m["verdict"] for m in claims}
     described = settings.query.describe()
+    reach = {r["precision"]: TF32Reach.from_metrics(r["metrics"]) for r in records if r["experiment"] == "tf32-reach"}
     headlines = []
     for precision in settings.precisions:
         name = precision.upper()
         whole = by[f"{name} model, whole query, ms per query ({described})"]
         headlines.append({"name": name, "bf16": precision == "bf16", "whole": whole, "verdict": verdict_of[whole.what],
+                          "reach": reach[precision],
                           "prefill": by[f"{name} model, prefill ({described})"].speedup.ratio,
                           "decode": by[f"{name} model, decode, per token ({described})"].speedup.ratio})
     bound = kernels.matvec_bound["off"]
     values = {"device_type": settings.device.type, "has_tf32": settings.has_tf32, "query": described,
+              "tf32_reach_share": TF32_REACH_SHARE,
               "headlines": headlines, "size": settings.matmul_size, "vec_size": settings.matvec_size,
               "matmul": kernels.matmul, "matvec": kernels.matvec, "ridge": kernels.ceilings.ridge_intensity,
               "bound": bound, "bound_text": bound.describe(kernels.ceilings),

@@ -579,9 +579,10 @@ def check_seed_against_decide(seed_pick: str | None, decide_pick: str | None) ->
 
     Taught in ``notebooks/08_decision.ipynb``.
     """
-    _choice("SEED_PICK", seed_pick, seed_tree(12, batch_size=4), allowed=CANDIDATES,
-            what="vlmkit.planning.seed_tree.seed_tree(12, batch_size=4)",
-            hint="follow the seed's thresholds: below 16 GB no BF16; from 10 GB INT8")
+    _choice("SEED_PICK", seed_pick, seed_tree(12, oom_errors=True, batch_size=4), allowed=CANDIDATES,
+            what="vlmkit.planning.seed_tree.seed_tree(12, oom_errors=True, batch_size=4)",
+            hint="the seed's user runs BF16 first, and BF16's 17 GB of weights alone overflow 12 GiB: the answer to "
+                 "'Do you have OOM errors?' is yes, and that branch says quantize (NF4 in this book)")
     chosen = recommend_precision("qwen3-vl-8b", 12, image_size=896, batch_size=4).precision
     _choice("DECIDE_PICK", decide_pick, chosen, allowed=CANDIDATES,
             what="vlmkit.recommend_precision('qwen3-vl-8b', 12, image_size=896, batch_size=4) (priority: speed)",

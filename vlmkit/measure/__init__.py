@@ -1,8 +1,9 @@
 """The instruments: clocks, memory, the profiler, a model's stored bytes, speed-ups, and the records they write.
 
-- ``timing``: wall clocks and the device's own clock (events, ``do_bench``, CUDA-graph replays), interleaved runs.
+- ``timing``: wall clocks and the device's own clock (events, ``do_bench``, CUDA-graph replays).
+- ``interleaved``: variants timed in alternating rounds, paired ratios with a sign-test interval (headlines).
 - ``memory``: allocator and RSS probes, what a card holds outside the allocator, what a query needs.
-- ``profiler``: the operators a call runs and how long the GPU is busy.
+- ``profiler``: the operators a call runs (matmuls by dtype included) and how long the GPU is busy.
 - ``footprint``: bytes and parameters a loaded model stores, by component and storage kind.
 - ``speedup``: a ratio of two timings with its spread.
 - ``records``: every measurement as a JSON record with provenance (``ResultsStore``), and reading them back.
@@ -24,6 +25,17 @@ _EXPORTS = {
     "footprint": "footprint",
     "measure_footprint": "footprint",
     "stored_bytes": "footprint",
+    "COVERAGE": "interleaved",
+    "MIN_PAIRS": "interleaved",
+    "MIN_WARMUPS": "interleaved",
+    "Rounds": "interleaved",
+    "TimedRun": "interleaved",
+    "interleaved": "interleaved",
+    "median_interval": "interleaved",
+    "paired_speedup": "interleaved",
+    "time_interleaved": "interleaved",
+    "time_rounds": "interleaved",
+    "wall_clock": "interleaved",
     "CudaContextMeasurement": "memory",
     "MemoryDelta": "memory",
     "MemoryProbe": "memory",
@@ -32,9 +44,12 @@ _EXPORTS = {
     "measure_cuda_context": "memory",
     "memory": "memory",
     "outside_allocator_bytes": "memory",
+    "MATMUL_OPERATORS": "profiler",
+    "MatmulWork": "profiler",
     "PhaseBusy": "profiler",
     "busy_per_phase": "profiler",
     "device_busy_seconds": "profiler",
+    "matmul_work": "profiler",
     "operator_events": "profiler",
     "profiler": "profiler",
     "CHECKOUT": "records",
@@ -60,7 +75,6 @@ _EXPORTS = {
     "TimingStats": "timing",
     "time_call": "timing",
     "time_graphed_kernel": "timing",
-    "time_interleaved": "timing",
     "time_kernel": "timing",
     "timing": "timing",
 }

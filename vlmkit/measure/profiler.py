@@ -115,3 +115,68 @@ def kernel_seconds(fn: Callable[[], object], device: torch.device) -> dict[str, 
             micros = getattr(event, "self_device_time_total", 0.0) or getattr(event, "self_cuda_time_total", 0.0)
             times[event.key] = times.get(event.key, 0.0) + micros / 1e6
     return times
+
+
+#: The operators that multiply matrices (and convolve): the work TF32 can take over when it runs in float32. Leaf
+#: operators only (``aten::matmul`` and ``aten::linear`` call these), so that nothing is counted twice.
+MATMUL_OPERATORS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::convolution",
+                    "aten::_scaled_dot_product_flash_attention", "aten::_scaled_dot_product_efficient_attention",
+                    "aten::_scaled_dot_product_cudnn_attention", "aten::_scaled_dot_product_flash_attention_for_cpu")
+
+
+#: The profiler's names of input dtypes (C++ spellings) as PyTorch's Python names.
+DTYPE_NAMES = {"float": "float32", "c10::BFloat16": "bfloat16", "c10::Half": "float16", "double": "float64",
+               "signed char": "int8", "unsigned char": "uint8", "int": "int32", "long int": "int64"}
+
+
+@dataclass(frozen=True)
+class MatmulWork:
+    """The matrix multiplications (and convolutions) one call ran, by the dtype of their first input: how many
+    operators and how many FLOPs (the profiler's count, 0 for operators it has no formula for).
+
+    Taught in ``notebooks/07_tf32_transfers.ipynb``.
+    """
+
+    operators: dict[str, int]  # dtype -> operators
+    flops: dict[str, int]  # dtype -> FLOPs
+    float32_operators: dict[str, int]  # operator name -> how many ran in float32
+
+    @property
+    def total_operators(self) -> int:
+        return sum(self.operators.values())
+
+    @property
+    def float32_share(self) -> float:
+        """The float32 operators' share of all counted FLOPs (of the operators where no FLOPs are known: 0 or 1)."""
+        total = sum(self.flops.values())
+        if total:
+            return self.flops.get("float32", 0) / total
+        return float(self.operators.get("float32", 0) > 0)
+
+    def as_dict(self) -> dict[str, object]:
+        """Counts and FLOPs by dtype, and the float32 operators by name, for records."""
+        return {"operators": self.operators, "flops": self.flops, "float32_operators": self.float32_operators,
+                "float32_flop_share": self.float32_share}
+
+
+def matmul_work(fn: Callable[[], object]) -> MatmulWork:
+    """Profile one call of ``fn`` (shapes, dtypes and FLOPs recorded) and count its :data:`MATMUL_OPERATORS` by the
+    dtype of their first input. Works on CPU and CUDA (operators are recorded on the host).
+
+    Taught in ``notebooks/07_tf32_transfers.ipynb``.
+    """
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True, with_flops=True, acc_events=True) as prof:
+        fn()
+    operators: dict[str, int] = {}
+    flops: dict[str, int] = {}
+    float32: dict[str, int] = {}
+    for event in prof.events():
+        if event.name not in MATMUL_OPERATORS:
+            continue
+        dtypes = getattr(event, "input_dtypes", None) or ["unknown"]
+        dtype = DTYPE_NAMES.get(dtypes[0], dtypes[0] or "unknown")
+        operators[dtype] = operators.get(dtype, 0) + 1
+        flops[dtype] = flops.get(dtype, 0) + int(event.flops or 0)
+        if dtype == "float32":
+            float32[event.name] = float32.get(event.name, 0) + 1
+    return MatmulWork(operators, flops, float32)

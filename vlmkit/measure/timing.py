@@ -165,31 +165,6 @@ def time_graphed_kernel(fn: Callable[[], object], device: torch.device, **kwargs
     return TimingStats(stats.samples, stats.warmup + 2, f"{stats.clock}, replayed from a CUDA graph")
 
 
-def time_interleaved(variants: dict[str, Callable[[], object]], device: torch.device, *, warmup: int = 1,
-                     repeats: int = 5) -> dict[str, TimingStats]:
-    """Time several variants in alternating rounds (A B, B A, A B, ...): drift on a shared machine, and whatever
-    the one running first in a round pays or leaves behind, then hit all of them alike.
-
-    Taught in ``notebooks/07_tf32_transfers.ipynb``.
-    """
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"need repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
-    for _ in range(warmup):
-        for fn in variants.values():
-            fn()
-    samples: dict[str, list[float]] = {name: [] for name in variants}
-    names = list(variants)
-    for round_ in range(repeats):
-        for name in names if round_ % 2 == 0 else names[::-1]:
-            fn = variants[name]
-            synchronize(device)
-            start = time.perf_counter()
-            fn()
-            synchronize(device)
-            samples[name].append(time.perf_counter() - start)
-    return {name: TimingStats(tuple(s), warmup) for name, s in samples.items()}
-
-
 @contextlib.contextmanager
 def _quiet_logger(name: str) -> Iterator[None]:
     """Raise one logger's level to ERROR for the duration of the block."""

@@ -1,25 +1,34 @@
-"""The seed's card advice and its decision tree, judged: each sentence, and each pick of the tree, against this
-run's emulated cards where they ran the seed's model (Qwen3-VL-8B on CUDA), else against the planner.
+"""The seed's card advice and its decision tree, judged: each sentence against this run's emulated cards where they
+ran the seed's model (Qwen3-VL-8B on CUDA), else against the planner; each pick of the tree, and each of
+``recommend_precision``'s, against one card test (:class:`vlmkit.planning.cards.CardTest`): this run's emulated cards
+where they ran the seed's model, else the H200 reference's, and the planner (with the card test's margin, as
+``recommend_precision`` plans) only where no card settles the query.
 
 Each answer says how it is known: *measured* on an emulated card, *implied by a smaller card* that ran the same
-query, or *planned for* the seed's model (a CPU run, which cannot hold the 8B model's query on a card, or a
-configuration the sweep did not run). The verdicts are records (``seed-advice``, ``decision``) that the seed's
-statement table (:mod:`vlmkit.verdicts.statements`) reads.
+query, settled *from* another measured card, or *planned for* the seed's model (a configuration no card ran). The
+verdicts are records (``seed-advice``, ``decision``) that the seed's statement table
+(:mod:`vlmkit.verdicts.statements`) reads.
 
 Taught in ``notebooks/08_decision.ipynb``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from vlmkit.core.formatting import GIB
-from vlmkit.planning.cards import CardFit, DecisionSettings
+from vlmkit.planning.cards import (
+    REFERENCE_CARD_RESULTS,
+    CardFit,
+    CardTest,
+    DecisionSettings,
+)
 from vlmkit.planning.planner import plan_memory
 from vlmkit.planning.recommend import recommend_precision
-from vlmkit.planning.seed_tree import seed_tree
+from vlmkit.planning.seed_tree import QUANTIZE, seed_tree
 from vlmkit.verdicts.claims import SEED_MEMORY_CLAIM_MODEL
 from vlmkit.verdicts.statements import SeedAdvice, TreeDecision
 
@@ -53,6 +62,34 @@ class SeedEvidence:
         plan = plan_memory(self.model, precision, image_size=image, batch_size=batch, new_tokens=self.new_tokens,
                            device="cuda")
         return plan.peak_bytes <= card * GIB, f"planned for {self.model}"
+
+    def card_test(self) -> CardTest:
+        """The card test both trees are judged by: this run's emulated cards where they ran the seed's model, else
+        the H200 reference's (the records ``recommend_precision`` reads by default)."""
+        if self.measured_here:
+            return CardTest.from_fits(self.model, self.fits)
+        return CardTest.load(REFERENCE_CARD_RESULTS)
+
+    def tested(self, test: CardTest, precision: str, card: float, image: int, batch: int = 1) -> tuple[bool, str]:
+        """Whether the seed's model runs the query on the card by ``test`` (:meth:`CardTest.verdict`), and how that is
+        known; where no emulated card settles it, the planner for the seed's model on CUDA with the test's margin on
+        its allocator peak, the rule ``recommend_precision`` follows there too."""
+        found = test.verdict(self.model, precision, card, image, batch)
+        if found is not None:
+            return found
+        plan = plan_memory(self.model, precision, image_size=image, batch_size=batch, new_tokens=self.new_tokens,
+                           device="cuda")
+        margin = test.margin or 0.0
+        required = math.ceil(plan.allocator_peak_bytes * (1 + margin)) + plan.cuda_context_bytes
+        return required <= card * GIB, f"planned for {self.model}" + (f", with the {100 * margin:.0f} % margin"
+                                                                       if margin else "")
+
+    def seed_pick(self, test: CardTest, card: float, image: int, batch: int = 1, *,
+                  quantize: str = QUANTIZE) -> tuple[str, tuple[bool, str]]:
+        """The seed's tree as written for one query, its first question ("Do you have OOM errors?") answered by
+        ``test``: yes where BF16 does not run the query on the card. Returns the pick and BF16's answer."""
+        bf16 = self.tested(test, "bf16", card, image, batch)
+        return seed_tree(card, oom_errors=not bf16[0], quantize=quantize, batch_size=batch), bf16
 
 
 def seed_evidence(settings: DecisionSettings, fits: Sequence[CardFit]) -> SeedEvidence:
@@ -127,27 +164,66 @@ def judge_seed_advice(evidence: SeedEvidence, batch_sizes: Sequence[int]) -> lis
     return advice
 
 
+def _yes(answer: tuple[bool, str]) -> str:
+    return f"{'yes' if answer[0] else 'NO'} ({answer[1]})"
+
+
+#: The batches both trees are asked about: one image and four.
+TREE_BATCHES: tuple[int, ...] = (1, 4)
+
+
+@dataclass(frozen=True)
+class SeedTreeCase:
+    """The seed's tree as written on one card, image and batch: BF16's answer (its "OOM errors?"), the pick, and
+    whether the pick runs, each with how it is known. Taught in ``notebooks/08_decision.ipynb``."""
+
+    card_gib: float
+    image: int
+    batch: int
+    bf16: tuple[bool, str]
+    pick: str
+    pick_fits: tuple[bool, str]
+
+
+def judge_seed_tree(evidence: SeedEvidence, cards: Sequence[float], *, quantize: str = QUANTIZE,
+                    test: CardTest | None = None) -> list[SeedTreeCase]:
+    """The seed's tree as written, with ``quantize`` as its reading of "quantize", on every card of ``cards`` at each
+    of the evidence's images for each of :data:`TREE_BATCHES`, judged by ``test`` (default
+    :meth:`SeedEvidence.card_test`). Taught in ``notebooks/08_decision.ipynb``.
+    """
+    test = test if test is not None else evidence.card_test()
+    cases = []
+    for card in cards:
+        for image in evidence.images:
+            for batch in TREE_BATCHES:
+                pick, bf16 = evidence.seed_pick(test, card, image, batch, quantize=quantize)
+                cases.append(SeedTreeCase(card, image, batch, bf16, pick, evidence.tested(test, pick, card, image, batch)))
+    return cases
+
+
 def compare_trees(evidence: SeedEvidence, settings: DecisionSettings) -> list[dict[str, Any]]:
-    """The seed's tree and ``recommend_precision`` (priority speed) asked about the seed's model on every card of
-    ``settings``, at each of the evidence's images, for one image and for four; whether the seed's pick fits (and
-    how that is known). Records one ``decision`` record per case; returns the table's rows.
+    """The seed's tree as written (:func:`judge_seed_tree`) and ``recommend_precision`` (priority speed) asked about
+    the seed's model on every card of ``settings``, at each of the evidence's images, for one image and for four;
+    both judged by one card test (:meth:`SeedEvidence.card_test`), which also answers the tree's "Do you have OOM
+    errors?" (BF16 does not run) and is the measured evidence ``recommend_precision`` decides by. Records one
+    ``decision`` record per case; returns the table's rows.
 
     Taught in ``notebooks/08_decision.ipynb``.
     """
+    test = evidence.card_test()
     rows = []
-    for card in settings.cards:
-        for image in evidence.images:
-            for batch in (1, 4):
-                seed_pick = seed_tree(card, batch_size=batch, complex_images=image > 448)
-                rec = recommend_precision(evidence.model, card, image_size=image, batch_size=batch, priority="speed")
-                seed_fits, how = evidence.runs(seed_pick, card, image, batch)
-                rows.append({"card (GiB)": card, "image": image, "batch": batch, "seed's tree": seed_pick,
-                             "seed's pick fits": f"{'yes' if seed_fits else 'NO'} ({how})",
-                             "recommend_precision (speed)": rec.precision or "nothing fits",
-                             "recommend_precision: predicted GiB": rec.predicted_peak_bytes / GIB,
-                             "recommend_precision: speed vs BF16": rec.speed_vs_bf16})
-                settings.store.record_measurement(TreeDecision(seed_pick, seed_fits, how, rec.as_dict()),
-                                                  model=evidence.model, precision=rec.precision,
-                                                  shapes={"card_gib": card, "image": [image, image], "batch": batch},
-                                                  repeats=0)
+    for case in judge_seed_tree(evidence, settings.cards, test=test):
+        card, image, batch = case.card_gib, case.image, case.batch
+        rec = recommend_precision(evidence.model, card, image_size=image, batch_size=batch, priority="speed",
+                                  card_test=test)
+        rec_fits = evidence.tested(test, rec.precision, card, image, batch) if rec.precision else None
+        rows.append({"card (GiB)": card, "image": image, "batch": batch, "BF16 runs (else: OOM errors)": _yes(case.bf16),
+                     "seed's tree": case.pick, "seed's pick fits": _yes(case.pick_fits),
+                     "recommend_precision (speed)": rec.precision or "nothing fits",
+                     "recommend_precision's pick fits": _yes(rec_fits) if rec_fits else "-",
+                     "recommend_precision: predicted GiB": rec.predicted_peak_bytes / GIB,
+                     "recommend_precision: speed vs BF16": rec.speed_vs_bf16})
+        settings.store.record_measurement(TreeDecision(case.pick, *case.pick_fits, rec.as_dict()), model=evidence.model,
+                                          precision=rec.precision,
+                                          shapes={"card_gib": card, "image": [image, image], "batch": batch}, repeats=0)
     return rows

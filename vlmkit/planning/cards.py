@@ -17,8 +17,11 @@ Taught in ``notebooks/08_decision.ipynb``.
 from __future__ import annotations
 
 import contextlib
+import functools
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +29,18 @@ import numpy as np
 import torch
 
 from vlmkit.core.device import resolve_device
-from vlmkit.core.formatting import GIB
+from vlmkit.core.formatting import GIB, gib_text
 from vlmkit.core.progress import progress
 from vlmkit.errors import ConfigurationError, DeviceUnavailableError
 from vlmkit.measure.memory import free_memory, outside_allocator_bytes
-from vlmkit.measure.records import Measurement, ResultsStore, metric
+from vlmkit.measure.records import (
+    CHECKOUT,
+    Measurement,
+    Recorded,
+    ResultsStore,
+    metric,
+    read_measurements,
+)
 from vlmkit.models.architectures import QWEN3_VL_72B_SHAPE, REGISTRY, ArchitectureSpec
 from vlmkit.models.checkpoints import write_checkpoint
 from vlmkit.models.loading import load_model
@@ -101,7 +111,7 @@ def try_query(vlm: VLMInference, *, card_gib: float, image_size: int, batch_size
         except torch.cuda.OutOfMemoryError as exc:
             error = str(exc).splitlines()[0][:200]
         finally:
-            inputs = None  # noqa: F841 (drop the batch before the cap is lifted and the cache emptied)
+            inputs = None  # drop the batch before the cap is lifted and the cache emptied
         peak = torch.cuda.max_memory_allocated(vlm.device)
     return FitResult(card_gib, image_size, batch_size, error is None, True, cap, peak, error)
 
@@ -367,3 +377,162 @@ def check_planner(settings: DecisionSettings) -> list[dict[str, Any]]:
         del vlm, loaded
         free_memory(device)
     return rows
+
+
+# --- the card test: what the emulated cards say, as evidence for both decision trees -----------------------------
+#: The card-fit records read when a results folder holds no measured ones: notebook 08 of the H200 reference run.
+REFERENCE_CARD_RESULTS = CHECKOUT / "reference" / "nvidia-h200" / "results"
+
+
+#: The planner's safety margin is the largest shortfall the card test measured, rounded up to this step (1 %).
+MARGIN_STEP = 0.01
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """One query measured on an emulated card: the planner's allocator peak against the least the query needed.
+
+    ``needed_bytes`` is the allocator's measured peak where the query ran, and the allocator's cap where it ran
+    out of memory (it needed more than that: a lower bound). Sizes in bytes. Taught in ``notebooks/08_decision.ipynb``.
+    """
+
+    model: str
+    precision: str
+    image: int
+    batch: int
+    card_gib: float
+    fits: bool
+    planned_bytes: int
+    needed_bytes: int
+
+    @property
+    def shortfall(self) -> float:
+        """How far the plan falls short of what the query needed, as a share of the plan (negative: the plan is above
+        it; for an out-of-memory query a lower bound)."""
+        return self.needed_bytes / self.planned_bytes - 1
+
+    def describe(self) -> str:
+        """``"NF4 1792 px x8 on 16 GiB: out of memory with 14.19 GiB for the allocator, planned 12.81 GiB"``."""
+        what = "out of memory with" if not self.fits else "ran, peaking at"
+        return (f"{get_precision(self.precision).short_label} {self.image} px x{self.batch} on {self.card_gib:g} GiB: "
+                f"{what} {gib_text(self.needed_bytes)}{' for the allocator' if not self.fits else ''}, planned "
+                f"{gib_text(self.planned_bytes)}")
+
+
+@dataclass(frozen=True)
+class CardTest:
+    """The emulated cards as evidence: which query (model, precision, image, batch) ran on which card, and by how
+    much the planner fell short of what the measured queries needed.
+
+    ``records`` pairs each ``card-fit`` record whose answer is known (measured, or implied by a smaller card that
+    ran the same query) with its model; ``source`` says where they were measured (``None``: in this run; else the
+    device's name), ``file`` and ``run_id`` name the records. Both decision trees are judged by
+    :meth:`verdict`, and :func:`vlmkit.recommend_precision` adds :attr:`margin` to the planner where nothing was
+    measured. Taught in ``notebooks/08_decision.ipynb``.
+    """
+
+    records: tuple[tuple[str, CardFit], ...]
+    source: str | None = None
+    file: str | None = None
+    run_id: str | None = None
+
+    @classmethod
+    def from_fits(cls, model: str, fits: Sequence[CardFit], **where: Any) -> CardTest:
+        """The card test of one sweep of ``model`` (:func:`sweep_precisions`' ``fits``); unanswered records dropped."""
+        return cls(tuple((model, f) for f in fits if f.fits is not None), **where)
+
+    @classmethod
+    def load(cls, results_dir: str | Path) -> CardTest:
+        """The measured ``card-fit`` records of notebook 08's latest run in ``results_dir``; where it holds none (a CPU
+        run, or no notebook 08), those of the H200 reference (:data:`REFERENCE_CARD_RESULTS`)."""
+        path = Path(results_dir) / "08_decision.json"
+        if not _card_fit_records(path.resolve(), *_stamp(path)):
+            path = REFERENCE_CARD_RESULTS / "08_decision.json"
+        return _card_test_of(path.resolve(), *_stamp(path))
+
+    def verdict(self, model: str, precision: str, card_gib: float, image: int, batch: int) -> tuple[bool, str] | None:
+        """Whether ``batch`` images of ``image`` px in ``precision`` ran on a ``card_gib`` GiB card, and how that is
+        known; ``None`` where the card test cannot tell.
+
+        The record of that very card answers first (*measured*, or *implied by a smaller card*). Else a smaller
+        card on which the query ran says it runs, a larger card on which it ran out of memory says it does not (a
+        card holds what a smaller one holds; *from the 10 GiB card*); an out-of-memory answer wins where both speak.
+        """
+        same = [f for m, f in self.records if m == model and (f.precision, f.image, f.batch) == (precision, image, batch)]
+        where = f" on {self.source}" if self.source else ""
+        exact = next((f for f in same if math.isclose(f.card_gib, card_gib)), None)
+        if exact is not None:
+            return bool(exact.fits), ("measured" if exact.measured else "implied by a smaller card") + where
+        too_small = sorted(f.card_gib for f in same if not f.fits and f.card_gib > card_gib)
+        if too_small:
+            return False, f"from the {too_small[0]:g} GiB card, measured{where}"
+        held = sorted(f.card_gib for f in same if f.fits and f.card_gib < card_gib)
+        if held:
+            return True, f"from the {held[-1]:g} GiB card, measured{where}"
+        return None
+
+    @cached_property
+    def shortfalls(self) -> list[Shortfall]:
+        """Every query measured on an emulated card (not the implied ones), its planned allocator peak (the plan
+        recorded beside it) against what it needed, largest shortfall first."""
+        rows = []
+        for model, f in self.records:
+            if not f.measured or f.result is None or "allocator_peak_bytes" not in f.plan:
+                continue
+            needed = f.result["peak_bytes"] if f.fits else f.result["allocator_cap_bytes"]
+            rows.append(Shortfall(model, f.precision, f.image, f.batch, f.card_gib, bool(f.fits),
+                                  int(f.plan["allocator_peak_bytes"]), int(needed)))
+        return sorted(rows, key=lambda s: s.shortfall, reverse=True)
+
+    @property
+    def margin(self) -> float | None:
+        """The safety margin the measured queries justify: the planner's largest shortfall, rounded up to
+        :data:`MARGIN_STEP` (0 where the planner never fell short); ``None`` where nothing was measured.
+
+        A query that ran needed at least its measured peak; one that ran out of memory needed more than the
+        allocator's cap, so a plan below that cap fell short by at least the difference. Raising every plan by the
+        margin puts each measured query's plan at or above what it was seen to need.
+        """
+        if not self.shortfalls:
+            return None
+        worst = max(self.shortfalls[0].shortfall, 0.0)
+        return math.ceil(round(worst / MARGIN_STEP, 9)) * MARGIN_STEP
+
+    def margin_text(self) -> str:
+        """One sentence: the margin, how many queries justify it and the one that sets it."""
+        if self.margin is None:
+            return "none, since no query was measured on an emulated card"
+        worst = self.shortfalls[0]
+        return (f"{100 * self.margin:.0f} %: over the {len(self.shortfalls)} queries measured on emulated cards"
+                f"{f' ({self.source})' if self.source else ''}, the planner fell short by at most "
+                f"{100 * max(worst.shortfall, 0):.1f} % ({worst.describe()})")
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """A file's modification time and size (0, 0 when missing): the key that keeps the caches below current."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return 0, 0
+    return stat.st_mtime_ns, stat.st_size
+
+
+@functools.lru_cache(maxsize=16)
+def _card_fit_records(path: Path, _mtime: int, _size: int) -> tuple[Recorded[CardFit], ...]:
+    """The measured card-fit records (an answer known, not merely planned) of the latest run in a results file."""
+    if not path.exists():
+        return ()
+    return tuple(r for r in read_measurements(CardFit, path.parent, path.stem) if r.measurement.fits is not None)
+
+
+@functools.lru_cache(maxsize=16)
+def _card_test_of(path: Path, mtime: int, size: int) -> CardTest:
+    records = _card_fit_records(path, mtime, size)
+    if not records:
+        return CardTest(())
+    try:
+        shown = str(path.relative_to(CHECKOUT))
+    except ValueError:
+        shown = str(path)
+    return CardTest(tuple((r.model, r.measurement) for r in records), records[0].provenance.get("device_name"), shown,
+                    records[0].run_id)

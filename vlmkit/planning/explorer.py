@@ -17,7 +17,6 @@ from markdown_it import MarkdownIt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from vlmkit.bench.query import standard_query
 from vlmkit.core.formatting import GIB, gib_text
 from vlmkit.models.architectures import ArchitectureSpec
 from vlmkit.models.precisions import get_precision
@@ -31,15 +30,17 @@ _markdown = MarkdownIt("commonmark").enable("table")
 def explorer_view(model: str | Path | ArchitectureSpec, vram_gib: float, image_size: int, batch_size: int,
                   models: int, priority: str) -> dict[str, Any]:
     """What notebook 08's explorer shows for one setting of its widgets: the recommendation, the seed's pick, the
-    predicted need of each precision against the card (for a bar chart) and a Markdown summary.
+    predicted need of each precision against the card (for a bar chart, each bar marked by whether it fits, as
+    ``recommend_precision`` decided: measured on an emulated card, else planned with the margin) and a Markdown
+    summary.
 
-    The seed's "complex images" are read as images larger than the book's default CUDA query image
-    (:func:`vlmkit.bench.query.standard_query`). Taught in ``notebooks/08_decision.ipynb``.
+    The seed's tree is asked as written; its "Do you have OOM errors?" is answered by ``recommend_precision``'s
+    answer for BF16 (yes where BF16 does not fit). Taught in ``notebooks/08_decision.ipynb``.
     """
     rec = recommend_precision(model, vram_gib, image_size=image_size, batch_size=batch_size, models=models, priority=priority)
-    seed_pick = seed_tree(vram_gib, models=models, batch_size=batch_size,
-                          complex_images=image_size > standard_query("cuda").image_size)
-    bars = [(p, rec.needs[p] / GIB, rec.needs[p] <= rec.card_bytes) for p in CANDIDATES]
+    oom = not rec.fit["bf16"]
+    seed_pick = seed_tree(vram_gib, oom_errors=oom, models=models, batch_size=batch_size)
+    bars = [(p, rec.needs[p] / GIB, rec.fit[p]) for p in CANDIDATES]
     if rec.fits:
         settings = ", ".join(f"{k}={v}" for k, v in rec.settings.items())
         head = (f"**Recommendation: {get_precision(rec.precision).short_label}** ({settings}), predicted "
@@ -48,9 +49,9 @@ def explorer_view(model: str | Path | ArchitectureSpec, vram_gib: float, image_s
             head += f", {rec.speed_vs_bf16:.2f}x the speed of plain BF16"
     else:
         head = f"**Nothing fits** a {gib_text(rec.card_bytes)} card"
-    seed_need = rec.needs[seed_pick]
-    seed_line = (f"The seed's tree picks **{get_precision(seed_pick).short_label}**; the planner predicts it needs {gib_text(seed_need)}: "
-                 + ("fits." if seed_need <= rec.card_bytes else "**does not fit**."))
+    seed_line = (f"The seed's tree: OOM errors? {'yes' if oom else 'no'} (BF16 {rec.fit_evidence['bf16']}); it picks "
+                 f"**{get_precision(seed_pick).short_label}**, which "
+                 + ("fits" if rec.fit[seed_pick] else "**does not fit**") + f" ({rec.fit_evidence[seed_pick]}).")
     evidence = [f"- `{e.file}` (run `{e.run_id}`): {e.what}" for e in rec.evidence]
     markdown = "\n".join([head + ".", "", *[f"- {r}" for r in rec.reasons], "", seed_line, "", "Evidence:", *evidence])
     return {"recommendation": rec, "seed_pick": seed_pick, "bars": bars, "card_gib": vram_gib, "markdown": markdown}
@@ -67,7 +68,8 @@ EXPLORER_CONTROLS: dict[str, tuple[str, str, Any, Any]] = {
 
 
 def need_chart(view: dict[str, Any]) -> Figure:
-    """Each precision's predicted need as a bar against the card (green fits, red does not), on a figure of its own
+    """Each precision's predicted need as a bar against the card (green fits, red does not: measured on an emulated
+    card, else planned with the margin, so a red bar may end left of the card's line), on a figure of its own
     (no pyplot state: a widget callback may draw while another cell runs). Taught in ``notebooks/08_decision.ipynb``.
     """
     figure = Figure(figsize=(6, 1.8))
@@ -79,7 +81,8 @@ def need_chart(view: dict[str, Any]) -> Figure:
     ax.bar_label(bars, labels=[f"{gib:.2f} GiB" for gib in needs], padding=3, fontsize=8)
     ax.set_xlim(0, 1.2 * max(*needs, view["card_gib"]))
     ax.axvline(view["card_gib"], color="black", lw=1)
-    ax.set(xlabel=f"predicted need (GiB); line: the {view['card_gib']:g} GiB card")
+    ax.set(xlabel=f"predicted need (GiB); line: the {view['card_gib']:g} GiB card; green: fits (measured, or with the "
+                  f"{100 * view['recommendation'].margin:.0f} % margin)")
     figure.tight_layout()
     return figure
 

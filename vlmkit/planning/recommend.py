@@ -1,15 +1,18 @@
 """Which precision should I run on my card? Answered from evidence: the memory planner and the measured records.
 
 :func:`recommend_precision` plans each candidate with :func:`vlmkit.planning.planner.plan_memory` (does the query
-fit the card?) and reads the book's measured records (how fast is a whole query in each precision, does
-compilation work, which attention to use). It never recommends a precision the planner says will not fit. The
-seed's own tree is :mod:`vlmkit.planning.seed_tree`.
+fit the card?) and reads the book's measured records: which queries ran on notebook 08's emulated cards (the card
+test, :class:`vlmkit.planning.cards.CardTest`), how fast a whole query is in each precision, whether compilation
+works, which attention to use. Measured evidence comes first: it never recommends a precision that ran out of memory
+on the emulated card for that image and batch; where nothing was measured, the planner's peak must fit with the
+safety margin the measured queries justify. The seed's own tree is :mod:`vlmkit.planning.seed_tree`.
 
 Taught in ``notebooks/08_decision.ipynb``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ from vlmkit.measure.records import (
 )
 from vlmkit.models.architectures import ArchitectureSpec
 from vlmkit.models.precisions import get_precision
+from vlmkit.planning.cards import CardTest
 from vlmkit.planning.planner import (
     REFERENCE_LOAD_RESULTS,
     MemoryPlan,
@@ -72,9 +76,12 @@ class Recommendation:
     """What :func:`recommend_precision` recommends, and why.
 
     ``precision`` is ``None`` when nothing fits; ``predicted_peak_bytes`` is then the smallest predicted need.
-    ``needs`` holds the predicted need of every candidate precision (bytes, all models and the CUDA context).
-    ``speed_vs_bf16`` is how many times as fast a whole query is as in plain BF16 (>1: faster), from the
-    records in ``evidence``; ``None`` where the records do not tell. Sizes in bytes.
+    ``needs`` holds the planner's need of every candidate precision (bytes, all models and the CUDA context), without
+    the margin. ``fit`` says whether each candidate fits the card, ``fit_by`` how that was decided (``"measurement"``:
+    the card test ran that query on that card, or on one that settles it; ``"planner"``: the planner's allocator
+    peak raised by ``margin`` fits) and ``fit_evidence`` in words. ``margin`` is the safety margin the card test's
+    measured queries justify (0.11: 11 %). ``speed_vs_bf16`` is how many times as fast a whole query is as in plain
+    BF16 (>1: faster), from the records in ``evidence``; ``None`` where the records do not tell. Sizes in bytes.
     Taught in ``notebooks/08_decision.ipynb``.
     """
 
@@ -91,6 +98,10 @@ class Recommendation:
     models: int
     evidence: list[Evidence] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    margin: float = 0.0
+    fit: dict[str, bool] = field(default_factory=dict)
+    fit_by: dict[str, str] = field(default_factory=dict)
+    fit_evidence: dict[str, str] = field(default_factory=dict)
 
     @property
     def fits(self) -> bool:
@@ -202,20 +213,48 @@ def _plans(model: str | Path | ArchitectureSpec, image_size: int, batch_size: in
                            device="cuda", cuda_context_bytes=context) for p in CANDIDATES}
 
 
+def _fits(test: CardTest, name: str, plans: dict[str, MemoryPlan], needs: dict[str, int], card: int,
+          vram_gib: float, image_size: int, batch_size: int, models: int, margin: float, context: int
+          ) -> tuple[dict[str, bool], dict[str, str], dict[str, str]]:
+    """Whether each candidate fits the card, by what (``"measurement"`` or ``"planner"``) and in words: the card test
+    where it ran that query (one model only: it ran one), else the planner's allocator peak raised by ``margin``."""
+    fit, by, words = {}, {}, {}
+    for p, plan in plans.items():
+        found = test.verdict(name, p, vram_gib, image_size, batch_size) if models == 1 else None
+        if found is not None:
+            fit[p], by[p] = found[0], "measurement"
+            words[p] = f"{'runs' if found[0] else 'out of memory'}, {found[1]}"
+            continue
+        required = models * math.ceil(plan.allocator_peak_bytes * (1 + margin)) + context
+        fit[p], by[p] = required <= card, "planner"
+        words[p] = f"planned {gib_text(needs[p])}, {gib_text(required)} with the {100 * margin:.0f} % margin"
+    return fit, by, words
+
+
 def recommend_precision(model: str | Path | ArchitectureSpec, vram_gib: float, *, image_size: int, batch_size: int = 1,
            models: int = 1, priority: str = "speed",
-           records_dir: str | Path = "reference/nvidia-h200") -> Recommendation:
+           records_dir: str | Path = "reference/nvidia-h200", card_test: CardTest | None = None) -> Recommendation:
     """Recommend a precision (and the settings that go with it) for ``models`` copies of ``model`` on a card.
 
     Each candidate (BF16, INT8, NF4, INT4) is planned with :func:`vlmkit.plan_memory` on CUDA with SDPA attention, for
     a query of ``batch_size`` images of ``image_size`` px. Assumption for several models: they share one process,
     hence one CUDA context, and may answer at the same time, so the need is ``models`` times the allocator's
-    peak plus one context (the context measured by notebook 01 in ``records_dir``). Only precisions whose need
-    fits the card are kept; of those, ``priority`` picks: ``"memory"`` the smallest need, ``"quality"`` the
+    peak plus one context (the context measured by notebook 01 in ``records_dir``).
+
+    Whether a candidate fits is decided by evidence first: ``card_test`` (by default notebook 08's emulated cards in
+    ``records_dir``, else the H200 reference's: :meth:`vlmkit.planning.cards.CardTest.load`). A candidate that ran
+    out of memory on that card with that image and batch is out, one that ran there is in, whatever the planner
+    says (one model only: the cards ran one). Where the cards did not run it, the planner's allocator peak, raised
+    by the card test's margin (:attr:`~vlmkit.planning.cards.CardTest.margin`: the most the planner fell short of a
+    measured query, rounded up to a whole per cent), plus the context must fit the card. The margin is stated in
+    ``reasons``. The card test ran 8-token answers; this plan is for the planner's default answer length.
+
+    Of the candidates that fit, ``priority`` picks: ``"memory"`` the smallest need, ``"quality"`` the
     highest precision (notebook 02 measures what quantization costs), ``"speed"`` the fastest whole query
     measured in ``records_dir`` (notebook 03's ``model-speed`` records; BF16 with transformers' static-cache
-    compile where notebook 05 found it compiles: its speed-up over 05's own eager BF16 query). Relative ``records_dir`` paths that do not exist from the
-    working directory are read from the repository root. Raises ``ConfigurationError`` on bad input.
+    compile where notebook 05 found it compiles: its speed-up over 05's own eager BF16 query). Relative
+    ``records_dir`` paths that do not exist from the working directory are read from the repository root. Raises
+    ``ConfigurationError`` on bad input.
     Taught in ``notebooks/08_decision.ipynb``.
     """
     check_card_question(vram_gib, models, batch_size)
@@ -227,23 +266,31 @@ def recommend_precision(model: str | Path | ArchitectureSpec, vram_gib: float, *
     name = next(iter(plans.values())).model
     needs = {p: models * plan.allocator_peak_bytes + context for p, plan in plans.items()}
     card = int(vram_gib * GIB)
-    fitting = [p for p in CANDIDATES if needs[p] <= card]
+    test = card_test if card_test is not None else CardTest.load(results)
+    margin = test.margin or 0.0
+    fit, fit_by, fit_evidence = _fits(test, name, plans, needs, card, vram_gib, image_size, batch_size, models,
+                                      margin, context)
+    fitting = [p for p in CANDIDATES if fit[p]]
     evidence = [context_evidence]
+    if test.file is not None:
+        evidence.append(Evidence(test.file, test.run_id or "", "card-fit: the queries run on emulated cards (which "
+                                                               "ran out of memory) and the planner's shortfall"))
     copies = f"{models} copies of " if models > 1 else ""
     reasons = [f"Predicted need for {copies}{name}, a batch of {batch_size} image(s) of {image_size} px: "
                + ", ".join(f"{_short(p)} {gib_text(needs[p])}" for p in CANDIDATES)
-               + f" (the CUDA context's {gib_text(context)} counted once) on a {gib_text(card)} card."]
+               + f" (the CUDA context's {gib_text(context)} counted once) on a {gib_text(card)} card.",
+               f"Safety margin on the planner's allocator peak: {test.margin_text()}."]
     common = {"model": name, "card_bytes": card, "needs": needs, "priority": priority, "image_size": image_size,
-              "batch_size": batch_size, "models": models}
+              "batch_size": batch_size, "models": models, "margin": margin, "fit": fit, "fit_by": fit_by,
+              "fit_evidence": fit_evidence}
     if not fitting:
         smallest = min(needs, key=needs.__getitem__)
-        reasons.append(f"Nothing fits: the smallest, {_short(smallest)}, needs {gib_text(needs[smallest])}, "
-                       f"{gib_text(needs[smallest] - card)} more than the card holds.")
+        reasons.append("Nothing fits: " + "; ".join(f"{_short(p)} {fit_evidence[p]}" for p in CANDIDATES) + ".")
         return Recommendation(precision=None, settings={}, predicted_peak_bytes=needs[smallest], speed_vs_bf16=None,
                               evidence=evidence, reasons=reasons, **common)
-    too_big = [_short(p) for p in CANDIDATES if p not in fitting]
-    reasons.append("Fits the card: " + ", ".join(_short(p) for p in fitting)
-                   + (f"; {', '.join(too_big)} would not." if too_big else " (all of them)."))
+    too_big = [f"{_short(p)} ({fit_evidence[p]})" for p in CANDIDATES if p not in fitting]
+    reasons.append("Fits the card: " + ", ".join(f"{_short(p)} ({fit_evidence[p]})" for p in fitting)
+                   + (f"; not {', '.join(too_big)}." if too_big else " (all of them)."))
 
     speed_records, speed_evidence, other_model = _model_speed(results, name)
     measured_model = speed_records["bf16"].model if "bf16" in speed_records else name
@@ -306,5 +353,4 @@ def _quality_reasons(results: Path, choice: str, evidence: list[Evidence]) -> li
         return []
     evidence += [Evidence(_display(path), accuracy[p].run_id, f"accuracy {p}: overall") for p in ("bf16", choice)]
     a, b = accuracy[choice].measurement.overall, accuracy["bf16"].measurement.overall
-    return [f"Notebook 02 (the book's trained tiny model): {_short(choice)} answers {a:.1%} correctly, "
-            f"BF16 {b:.1%}."]
+    return [f"Notebook 02 (the book's trained tiny model): {_short(choice)} answers {a:.1%} correctly, BF16 {b:.1%}."]

@@ -1,6 +1,15 @@
-"""The seed's decision tree ("When to use quantization" and its per-card table) as a plain function.
+"""The seed's decision tree, exactly as the seed writes it, as a plain function; and its per-card table.
 
-The evidence-based tree that answers the same question is :mod:`vlmkit.planning.recommend`.
+The seed's tree asks two questions::
+
+    Do you have OOM errors?  -> yes: quantize
+    < 12 GB VRAM?            -> yes: INT8
+                             -> no:  BF16
+
+Nothing else: no batch, no image size, no number of models. The book's earlier version of this module rebuilt
+a richer tree from the seed's other sentences (large GPUs, complex images, batch 4); those sentences are judged
+one by one in :mod:`vlmkit.planning.advice`, and the tree here is the seed's own. The evidence-based answer to the
+same question is :func:`vlmkit.planning.recommend.recommend_precision`.
 Taught in ``notebooks/08_decision.ipynb``.
 """
 
@@ -9,23 +18,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vlmkit.errors import ConfigurationError
-from vlmkit.verdicts.claims import SEED_MEMORY_CLAIMS_GIB
 
 # --- the seed's tree ------------------------------------------------------------------------------------------
-#: "don't quantize on large GPUs"; "RTX 4090 (24 GB) -> BF16": the seed's large GPU starts at 24 GB.
-LARGE_GPU_GIB = 24.0
+#: "< 12 GB VRAM? -> INT8": the tree's one threshold (GB as the seed writes it; the book's cards are GiB).
+INT8_BELOW_GIB = 12.0
 
 
-#: "BF16 8B needs 16 GB": below this the seed never picks BF16.
-BF16_NEED_GIB = SEED_MEMORY_CLAIMS_GIB["bf16"]
+#: What the tree's leaf "quantize" means in this book: 4-bit, bitsandbytes' NF4 (the seed's "INT4"). The leaf is
+#: not the INT8 of the next question: it answers out-of-memory errors, on any card, with the quantization that frees
+#: the most memory of the two the seed's table names (INT8 and INT4), as the seed's "RTX 3060 (8 GB) -> INT4" does
+#: for its smallest card. The other reading, INT8, is :data:`QUANTIZE_READINGS`' second entry.
+QUANTIZE = "nf4"
 
 
-#: "INT8 fits comfortably on a 10 GB card"; "RTX 3060 (12 GB) -> INT8": from 10 GB up the seed picks INT8.
-INT8_COMFORTABLE_GIB = 10.0
-
-
-#: "INT8 frees memory for batch 4 instead of 2": BF16 runs batch 2, a larger batch needs INT8.
-BF16_MAX_BATCH = 2
+#: The two readings of "quantize" that the seed's table allows: the book's (4-bit NF4) and INT8.
+QUANTIZE_READINGS: tuple[str, ...] = (QUANTIZE, "int8")
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class SeedCardAdvice:
 
 #: The seed's per-card expectations (INT4 is bitsandbytes' NF4 in this book). The RTX 3070 and RTX 4060 rows apply the
 #: seed's general sentence "8 GB cards need INT8 or INT4" to the 8 GB cards it names; the others quote a card line.
+#: The table is not the tree: "RTX 3060 (12 GB) -> INT8" is not what the tree answers for 12 GB without OOM errors
+#: (BF16, since 12 is not below 12).
 SEED_CARD_ADVICE: tuple[SeedCardAdvice, ...] = (
     SeedCardAdvice("RTX 4090", 24, ("bf16",), "don't quantize on large GPUs"),
     SeedCardAdvice("RTX 3080", 10, ("int8",), "BF16 may OOM on a 10 GB card on complex images; "
@@ -54,28 +63,26 @@ SEED_CARD_ADVICE: tuple[SeedCardAdvice, ...] = (
 )
 
 
-def seed_tree(vram_gib: float, *, models: int = 1, batch_size: int = 1, complex_images: bool = False) -> str:
-    """The seed's decision tree: ``"bf16"``, ``"int8"`` or ``"nf4"`` for a card of ``vram_gib`` GB.
+def seed_tree(vram_gib: float, *, oom_errors: bool = False, quantize: str = QUANTIZE, models: int = 1,
+              batch_size: int = 1) -> str:
+    """The seed's decision tree as written: ``quantize`` (:data:`QUANTIZE`, NF4) if ``oom_errors``, else ``"int8"``
+    below :data:`INT8_BELOW_GIB` (12 GB), else ``"bf16"``.
 
-    Each model gets an equal share of the card ("two INT8 models need 16 GB, which fits a 4090": the seed adds
-    the models' needs). On that share: from :data:`LARGE_GPU_GIB` up, BF16 ("don't quantize on large GPUs");
-    from :data:`BF16_NEED_GIB` up, BF16 unless the images are complex ("BF16 may OOM ... on complex images");
-    a batch over :data:`BF16_MAX_BATCH` turns BF16 into INT8 ("INT8 frees memory for batch 4 instead of 2");
-    from :data:`INT8_COMFORTABLE_GIB` up, INT8; below it, INT4 ("8 GB cards need INT8 or INT4", "RTX 3060 (8 GB)
-    -> INT4"). The seed has no branch for a card too small for INT4: the tree still answers its smallest option.
-
-    The seed contradicts itself on the RTX 3060: "RTX 3060 (12 GB) -> INT8" and "RTX 3060 (8 GB) -> INT4". The
-    3060 is sold with both 12 GB and 8 GB, but the seed treats them as one card; this tree follows the memory
-    (12 GB -> INT8, 8 GB -> INT4), which reproduces both rows of :data:`SEED_CARD_ADVICE`.
+    ``oom_errors`` answers the tree's first question, "Do you have OOM errors?": the seed's user runs the model
+    as it comes (BF16), so notebook 08 answers it from the card test: yes where BF16 ran out of memory on that card
+    with that image and batch (:func:`vlmkit.planning.advice.compare_trees`). ``quantize`` is the reading of the leaf
+    "quantize" (one of :data:`QUANTIZE_READINGS`). ``models`` and ``batch_size`` are checked, never asked: the
+    seed's tree has no question about them; they matter only through the OOM errors they cause.
     Taught in ``notebooks/08_decision.ipynb``.
     """
     check_card_question(vram_gib, models, batch_size)
-    share = vram_gib / models
-    if share >= BF16_NEED_GIB and (share >= LARGE_GPU_GIB or not complex_images):
-        return "bf16" if batch_size <= BF16_MAX_BATCH else "int8"
-    if share >= INT8_COMFORTABLE_GIB:
+    if quantize not in QUANTIZE_READINGS:
+        raise ConfigurationError(f"the seed's 'quantize' is read as one of {QUANTIZE_READINGS}, got {quantize!r}")
+    if oom_errors:
+        return quantize
+    if vram_gib < INT8_BELOW_GIB:
         return "int8"
-    return "nf4"
+    return "bf16"
 
 
 def check_card_question(vram_gib: float, models: int, batch_size: int) -> None:

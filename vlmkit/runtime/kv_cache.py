@@ -15,7 +15,8 @@ import torch
 from vlmkit.core.device import resolve_device
 from vlmkit.errors import ConfigurationError
 from vlmkit.measure.records import Measurement
-from vlmkit.measure.speedup import Speedup, speedup_of_medians
+from vlmkit.measure.interleaved import MIN_PAIRS, MIN_WARMUPS, paired_speedup
+from vlmkit.measure.speedup import Speedup
 from vlmkit.models.images import ImageLike
 from vlmkit.models.precisions import Precision, get_precision
 from vlmkit.runtime.inference import Answer, VLMInference
@@ -44,20 +45,33 @@ def kv_cache_bytes(cache: object) -> int:
 
 
 def follow_up_both_ways(vlm: VLMInference, image: ImageLike, first_question: str, follow_up: str,
-                        first_tokens: int, answer_tokens: int) -> FollowUpPair:
-    """Ask, then answer ``follow_up`` from the cache; ask again, then answer it with no cache.
+                        first_tokens: int, answer_tokens: int, *, cached_first: bool = True) -> FollowUpPair:
+    """Ask, then answer ``follow_up`` from the cache; ask again, then answer it with no cache (the other way round
+    with ``cached_first=False``, so that pairs can alternate their order).
 
     Both conversations are identical (greedy decoding, fixed lengths), so the two
     follow-ups see the same token ids; only where their prefix comes from differs.
     Taught in ``notebooks/04_kv_cache.ipynb``.
     """
-    vlm.ask(image, first_question, max_new_tokens=first_tokens, min_new_tokens=first_tokens)
-    cache_bytes = kv_cache_bytes(vlm.kv_cache)
-    cached = vlm.follow_up(follow_up, max_new_tokens=answer_tokens, min_new_tokens=answer_tokens)
-    vlm.ask(image, first_question, max_new_tokens=first_tokens, min_new_tokens=first_tokens)
-    uncached = vlm.follow_up_without_cache(follow_up, max_new_tokens=answer_tokens, min_new_tokens=answer_tokens)
+    def ask() -> None:
+        vlm.ask(image, first_question, max_new_tokens=first_tokens, min_new_tokens=first_tokens)
+
+    def cached() -> tuple[Answer, int]:
+        ask()
+        cache_bytes = kv_cache_bytes(vlm.kv_cache)
+        return vlm.follow_up(follow_up, max_new_tokens=answer_tokens, min_new_tokens=answer_tokens), cache_bytes
+
+    def uncached() -> Answer:
+        ask()
+        return vlm.follow_up_without_cache(follow_up, max_new_tokens=answer_tokens, min_new_tokens=answer_tokens)
+
+    if cached_first:
+        (with_cache, cache_bytes), without = cached(), uncached()
+    else:
+        without = uncached()
+        with_cache, cache_bytes = cached()
     vlm.reset()
-    return FollowUpPair(cached, uncached, cache_bytes)
+    return FollowUpPair(with_cache, without, cache_bytes)
 
 
 @dataclass(frozen=True)
@@ -107,13 +121,13 @@ def kv_cache_settings(device: str | torch.device | None, headline: tuple[int, in
     dev = resolve_device(device)
     on_cuda = dev.type == "cuda"
     if repeats < 0:
-        raise ConfigurationError(f"repeats must be 0 (the default, 3) or a number of timed pairs, got {repeats}")
+        raise ConfigurationError(f"repeats must be 0 (the default, {MIN_PAIRS}) or a number of timed pairs, got {repeats}")
     sizes = image_sizes if image_sizes != "auto" else ("224,448,896,1344" if on_cuda else "64,128,256")
     answers = answer_tokens if answer_tokens != "auto" else ("1,32" if on_cuda else "1,8")
     return KVCacheSettings(
         device=dev, model=model if model != "auto" else ("qwen3-vl-8b" if on_cuda else "qwen3-vl-tiny"),
         precision=get_precision(precision), sides=sorted(_numbers(sizes, "image sizes") | {headline[0]}),
-        lengths=sorted(_numbers(answers, "answer tokens") | {headline[1]}), repeats=repeats or 3,
+        lengths=sorted(_numbers(answers, "answer tokens") | {headline[1]}), repeats=repeats or MIN_PAIRS,
         headline=tuple(headline))
 
 
@@ -154,8 +168,23 @@ class FollowUpCell:
 
     @property
     def speedup(self) -> Speedup:
-        """The follow-up without the cache over the cached one: medians, with the spread of both."""
-        return speedup_of_medians(self.uncached_s, self.cached_s)
+        """The follow-up without the cache over the cached one: the median paired ratio and its interval."""
+        return paired_speedup(self.uncached_s, self.cached_s)
+
+    @property
+    def cached_ttft_s(self) -> list[float]:
+        """Each timed cached follow-up's time to its first token (its prefill), in seconds."""
+        return [p.cached.stats.prefill_s for p in self.pairs]
+
+    @property
+    def uncached_ttft_s(self) -> list[float]:
+        """Each timed follow-up's time to its first token without the cache, in seconds."""
+        return [p.uncached.stats.prefill_s for p in self.pairs]
+
+    @property
+    def ttft_speedup(self) -> Speedup:
+        """Time to first token without the cache over with it: what the cache saves before the answer starts."""
+        return paired_speedup(self.uncached_ttft_s, self.cached_ttft_s)
 
     @property
     def visual_tokens(self) -> int:
@@ -187,29 +216,37 @@ class FollowUpCell:
         return {"image": self.side, "visual tokens": u.visual_tokens, "answer tokens": self.answer_tokens,
                 "role": self.role, "tokens without cache": u.tokens_in, "tokens with cache": c.tokens_in,
                 "cached tokens": c.tokens_cached, "cached (ms)": self.cached_ms, "no cache (ms)": self.uncached_ms,
-                "speed-up": s.ratio, "low": s.low, "high": s.high, "cache": self.pairs[0].cache_bytes,
+                "speed-up": s.ratio, "low": s.low, "high": s.high,
+                "TTFT cached (ms)": 1e3 * statistics.median(self.cached_ttft_s),
+                "TTFT no cache (ms)": 1e3 * statistics.median(self.uncached_ttft_s),
+                "TTFT speed-up": self.ttft_speedup.ratio, "cache": self.pairs[0].cache_bytes,
                 "warm-up / timed, cached": warm_cached, "warm-up / timed, no cache": warm_uncached}
 
 
 def follow_up_cell(vlm: VLMInference, image: ImageLike, side: int, first_question: str, follow_up: str,
                    first_tokens: int, answer_tokens: int, *, repeats: int, role: str) -> FollowUpCell:
-    """One untimed warm-up pair, then ``repeats`` timed pairs of :func:`follow_up_both_ways` on ``image``.
+    """:data:`vlmkit.measure.interleaved.MIN_WARMUPS` untimed warm-up pairs, then ``repeats`` timed pairs of
+    :func:`follow_up_both_ways` on ``image``, the order within a pair alternating (cached first, then last).
 
-    The warm-up pays what the first cached follow-up of a new cache length would pay alone (PyTorch's allocator
-    reserving new memory); it is kept to say how much slower it was, never judged.
+    The warm-ups pay what the first follow-ups of a new cache length would pay alone (PyTorch's allocator
+    reserving new memory); the first is kept to say how much slower it was, never judged.
     Taught in ``notebooks/04_kv_cache.ipynb``.
     """
-    warm = follow_up_both_ways(vlm, image, first_question, follow_up, first_tokens, answer_tokens)
-    pairs = tuple(follow_up_both_ways(vlm, image, first_question, follow_up, first_tokens, answer_tokens)
-                  for _ in range(repeats))
-    return FollowUpCell(side, answer_tokens, first_tokens, role, warm, pairs)
+    def pair(i: int) -> FollowUpPair:
+        return follow_up_both_ways(vlm, image, first_question, follow_up, first_tokens, answer_tokens,
+                                   cached_first=i % 2 == 0)
+
+    warm = [pair(i) for i in range(MIN_WARMUPS)]
+    pairs = tuple(pair(i) for i in range(repeats))
+    return FollowUpCell(side, answer_tokens, first_tokens, role, warm[0], pairs)
 
 
 @dataclass(frozen=True)
 class KVCacheClaimMeasurement(Measurement):
     """Notebook 04's ``speed-claim`` record of one sweep cell: the seed's KV-cache claim judged on the whole
-    follow-up (``vlmkit.verdicts.rules.judge_speed_claim``), with the timings, the cache's bytes, the warm-up pair
-    and the tokens each follow-up pushed through the model.
+    follow-up (``vlmkit.verdicts.rules.judge_speed_claim``), with the timings (whole follow-ups and their times to
+    first token, with the paired TTFT speed-up beside the whole one), the cache's bytes, the first warm-up pair and
+    the tokens each follow-up pushed through the model.
 
     Taught in ``notebooks/04_kv_cache.ipynb``.
     """
@@ -233,12 +270,21 @@ class KVCacheClaimMeasurement(Measurement):
     warmup_uncached_s: float
     tokens_in_cached: int
     tokens_in_uncached: int
+    method: str = "medians"
+    pairs: int | None = None
+    coverage: float | None = None
+    note: str | None = None
+    cached_ttft_s: list[float] | None = None
+    uncached_ttft_s: list[float] | None = None
+    ttft_speedup: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, cell: FollowUpCell, judged: Mapping[str, Any]) -> KVCacheClaimMeasurement:
         """The record of ``cell``, whose claim was judged as ``judged`` (``judge_speed_claim``'s metrics)."""
         first = cell.pairs[0]
         return cls(**judged, cached_s=cell.cached_s, uncached_s=cell.uncached_s, cache_bytes=first.cache_bytes,
+                   cached_ttft_s=cell.cached_ttft_s, uncached_ttft_s=cell.uncached_ttft_s,
+                   ttft_speedup=cell.ttft_speedup.as_dict(),
                    warmup_cached_s=cell.warm.cached.stats.total_s, warmup_uncached_s=cell.warm.uncached.stats.total_s,
                    tokens_in_cached=first.cached.stats.tokens_in, tokens_in_uncached=first.uncached.stats.tokens_in)
 

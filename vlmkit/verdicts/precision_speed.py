@@ -41,7 +41,9 @@ EXPLAINS_HOLDS, EXPLAINS_REFUTED = 0.75, 0.25
 def record_speed_claims(store: ResultsStore, runs: dict[str, ModelRun], *,
                         headline_role: Role) -> dict[str, dict[str, Speedup]]:
     """One ``speed-claim`` record per quantized precision of ``runs`` and per phase (``query``, ``prefill``,
-    ``decode``) against ``runs["bf16"]``; the whole query is ``headline_role``, the phases are supporting.
+    ``decode``) against ``runs["bf16"]``; the whole query is ``headline_role``, the phases are supporting. The
+    ratio is the paired one (:attr:`vlmkit.bench.model_speed.ModelRun.paired`) where the two were timed in
+    interleaved rounds, else the ratio of medians of the two timed apart (which :func:`judge_speed_claim` marks).
 
     Returns the speed-ups by precision and phase. Taught in ``notebooks/03_dequantization.ipynb``.
     """
@@ -54,7 +56,8 @@ def record_speed_claims(store: ResultsStore, runs: dict[str, ModelRun], *,
         for phase, what, role in (("query", f"whole query, ms per query ({run.query.describe()})", headline_role),
                                   ("prefill", "prefill time", "supporting"),
                                   ("decode", "decode time per token", "supporting")):
-            measured = speedups[name][phase] = speedup_of_medians(base.timings[phase], run.timings[phase])
+            measured = speedups[name][phase] = (run.paired.speedup(phase) if run.paired is not None
+                                                else speedup_of_medians(base.timings[phase], run.timings[phase]))
             metrics = judge_speed_claim(SPEED_CLAIM_OF[prec.quantization], measured, baseline="BF16",
                                         variant=prec.label, what=what, role=role)
             record_claim(store, metrics, model=run.model, precision=name, shapes=run.shapes(), repeats=run.repeats)

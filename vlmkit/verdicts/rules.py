@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from vlmkit.core.formatting import gib
+from vlmkit.measure.interleaved import MIN_PAIRS
 from vlmkit.measure.records import Measurement, ResultsStore
 from vlmkit.measure.speedup import Speedup
 from vlmkit.models.architectures import REGISTRY
@@ -32,6 +33,8 @@ from vlmkit.verdicts.claims import (
 #: tokens, ms per query) at the book's default image and answer length (:func:`standard_query`).
 #: ``supporting``: a narrower measurement (one phase, one layer, a matmul or a copy alone) that explains it.
 Role = Literal["headline", "supporting"]
+#: The verdict of a claim that cannot act in the measured setup (:func:`inapplicable_claim`).
+DOES_NOT_APPLY = "does not apply"
 
 
 def judge_speed_claim(claim_key: str, measured: Speedup, *, baseline: str, variant: str, what: str,
@@ -41,14 +44,28 @@ def judge_speed_claim(claim_key: str, measured: Speedup, *, baseline: str, varia
     ``what`` names what was timed (e.g. "whole query, ms per query" or "decode time per token"),
     ``baseline`` and ``variant`` the two things compared. ``role`` is ``"headline"`` only for a whole
     query at :func:`standard_query`'s size: the README's summary judges each claim on its headline rows
-    alone, and shows the ``"supporting"`` ones beside them. Taught in ``notebooks/03_dequantization.ipynb``.
+    alone, and shows the ``"supporting"`` ones beside them. A headline timed otherwise than in interleaved pairs
+    (:func:`headline_method`) is recorded as supporting, with a note that says why.
+    Taught in ``notebooks/03_dequantization.ipynb``.
     """
     if role not in ("headline", "supporting"):
         raise ValueError(f"role must be 'headline' or 'supporting', got {role!r}")
     claim = SEED_SPEED_CLAIMS[claim_key]
+    note = {}
+    if role == "headline" and not headline_method(measured):
+        role = "supporting"
+        note = {"note": f"not a headline: timed {measured.method} with {measured.pairs or 'no'} pairs (a headline "
+                        f"needs interleaved pairs, at least {MIN_PAIRS})"}
     return {"claim": claim.key, "claim_text": claim.text, "claimed": [claim.low, claim.high],
-            "what": what, "baseline": baseline, "variant": variant, "role": role, **measured.as_dict(),
+            "what": what, "baseline": baseline, "variant": variant, "role": role, **measured.as_dict(), **note,
             "verdict": speed_verdict(measured.low, measured.high, (claim.low, claim.high))}
+
+
+def headline_method(measured: Speedup) -> bool:
+    """Whether ``measured`` was timed as a headline ratio must be: in interleaved pairs, at least
+    :data:`vlmkit.measure.interleaved.MIN_PAIRS` of them. Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    return measured.method == "interleaved pairs" and (measured.pairs or 0) >= MIN_PAIRS
 
 
 def speed_verdict(low: float, high: float, claimed: tuple[float, float] | list[float]) -> str:
@@ -118,6 +135,19 @@ def mechanism_claim(claim_key: str, measured_text: str, verdict_: str) -> dict[s
         raise ValueError(f"a mechanism verdict is holds, partly or refuted, got {verdict_!r}")
     return {"claim": claim_key, "claim_text": SEED_MECHANISM_CLAIMS[claim_key], "measured_text": measured_text,
             "role": "headline", "verdict": verdict_}
+
+
+def inapplicable_claim(claim_key: str, evidence: str, *, role: Role) -> dict[str, Any]:
+    """Metrics for a claim that cannot act in the setup measured, with the measurement that shows it (e.g. TF32 on
+    a BF16 model whose profile ran no float32 matmul of note): verdict ``does not apply``, recorded as a
+    ``mechanism-claim``. Never a pass and never a failure of the claim elsewhere. Taught in
+    ``notebooks/07_tf32_transfers.ipynb``.
+    """
+    if role not in ("headline", "supporting"):
+        raise ValueError(f"role must be 'headline' or 'supporting', got {role!r}")
+    claim = SEED_SPEED_CLAIMS[claim_key]
+    return {"claim": claim.key, "claim_text": claim.text, "claimed": [claim.low, claim.high], "measured_text": evidence,
+            "role": role, "verdict": DOES_NOT_APPLY}
 
 
 def unmeasured_claim(claim_key: str, reason: str, *, role: Role) -> dict[str, Any]:

@@ -14,7 +14,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from vlmkit.bench.bandwidth_scaling import BANDWIDTH_CLAIM_TEXT, BandwidthClaim
+from vlmkit.bench.bandwidth_scaling import (
+    BANDWIDTH_CLAIM_TEXT,
+    BandwidthBound,
+    BandwidthClaim,
+)
 from vlmkit.bench.decode_ladder import DecodeRung, RecipePrecision
 from vlmkit.bench.model_speed import ModelSpeed
 from vlmkit.bench.roofline import LinearLayerTiming
@@ -25,18 +29,21 @@ from vlmkit.measure.records import (
     read_measurements,
 )
 from vlmkit.models.int4 import Int4Verdict
+from vlmkit.models.loading import LoadMeasurement
 from vlmkit.models.precisions import get_precision
 from vlmkit.verdicts.claims import (
     SEED_MECHANISM_CLAIMS,
     SEED_MEMORY_CLAIMS_GIB,
     SEED_QUALITY_CLAIMS,
     SEED_SPEED_CLAIMS,
+    SpeedClaim,
 )
 from vlmkit.verdicts.quality import PairedAccuracyMeasurement
 from vlmkit.verdicts.rules import (
     MemoryClaimMeasurement,
     current_verdict,
     headline_text,
+    speed_verdict,
     verdict,
 )
 
@@ -48,6 +55,25 @@ RECIPE_TEXT = "max speed: VLMInference(load_in_8bit=False, use_compile=True, use
 DATA_PATH_TEXT = "INT8 -> dequantize -> FP16 -> compute -> quantize -> INT8"
 #: "70B+ models are bandwidth bound, 8B is not".
 BANDWIDTH_TEXT = BANDWIDTH_CLAIM_TEXT
+#: The seed's reason to quantize.
+MEMORY_NOT_SPEED_TEXT = "quantization is primarily for memory, not speed"
+#: The seed's sentence on compute-bound work.
+COMPUTE_BOUND_MEMORY_TEXT = "reducing memory doesn't help when compute bound"
+#: The seed's warning beside its choice for maximum memory savings.
+MAX_SAVINGS_TEXT = "quantize for maximum memory savings, and you'll get slower inference"
+#: The seed's advice for cards with memory to spare.
+VRAM_NOT_BOTTLENECK_TEXT = "don't quantize when VRAM isn't the bottleneck"
+#: The seed's exception for large models: quantized weights are less data to move per token.
+LARGE_MODEL_TEXT = "70B+ models: less data = faster, so quantizing them speeds them up"
+#: The seed's "INT8 is 10-25 % slower than BF16 on an RTX 4090", as a speed ratio to BF16 (any GPU can test a ratio).
+RTX4090_INT8_CLAIM = SpeedClaim("int8-rtx4090", "INT8 is 10-25 % slower than BF16 on an RTX 4090", 0.75, 0.9)
+#: The ordering the seed's speed table implies (its INT8 range lies above its INT4 range).
+ORDERING_TEXT = ("INT8 is faster than INT4 (the seed's table: INT8 {0.low:g}-{0.high:g}x, INT4 {1.low:g}-{1.high:g}x "
+                 "BF16's speed)").format(SEED_SPEED_CLAIMS["int8-speed"], SEED_SPEED_CLAIMS["int4-speed"])
+#: The precisions of the seed's three-row table: (precision, its speed claim, its quality claim).
+_TABLE_PRECISIONS = (("bf16", None, None), ("int8", "int8-speed", "int8"), ("nf4", "int4-speed", "4bit"))
+#: The five speed-ups of notebooks 04-07, by their key in ``SEED_SPEED_CLAIMS``.
+_SPEEDUP_KEYS = ("torch-compile", "flash-attention", "tf32", "kv-cache-reuse", "non-blocking")
 
 
 @dataclass(frozen=True)
@@ -94,7 +120,8 @@ class TreeDecision(Measurement):
 
 #: Statements this project cannot test on its machines, with published figures and where they come from.
 NOT_TESTABLE_HERE: tuple[Statement, ...] = (
-    Statement("Windows: bitsandbytes may hang, prefer Linux/WSL (the seed's advice, paraphrased)",
+    Statement('Windows: bitsandbytes needs custom DLLs or the "supervised" jllllll wheels, and may hang; prefer '
+              "Linux/WSL",
               "bitsandbytes' installation guide lists official Windows wheels on PyPI from 0.43 on (Windows, CUDA "
               "11.7-12.4, MSVC; https://huggingface.co/docs/bitsandbytes/v0.43.2/installation); current releases "
               "ship them too (https://huggingface.co/docs/bitsandbytes/v0.50.2/en/installation.md)",
@@ -127,21 +154,54 @@ class _Run:
         return Statement(statement, f"notebook {notebook} has no results in this run's folder", "not run here",
                          notebook[:2])
 
+    def headlines(self) -> dict[str, dict[str, Any]]:
+        """Notebook 03's headline ``speed-claim`` records (a whole query against BF16's), by precision."""
+        return {r["precision"]: r for r in self.records("03_dequantization", "speed-claim")
+                if r["metrics"].get("role") == "headline"}
+
+
+def _table_text(name: str, claim_key: str | None, quality_key: str | None) -> str:
+    """One row of the seed's table in words: its memory, speed and quality for ``name``."""
+    claim = SEED_SPEED_CLAIMS.get(claim_key) if claim_key else None
+    q_claim = SEED_QUALITY_CLAIMS.get(quality_key) if quality_key else None
+    return (f"{get_precision(name).label}: {SEED_MEMORY_CLAIMS_GIB[name]:g} GB"
+            + (f", {claim.low:g}-{claim.high:g}x the speed, {q_claim[0]:.0%}-{q_claim[1]:.0%} of the quality"
+               if claim and q_claim else ", the reference speed and quality") + " (the seed's table)")
+
+
+def _pace(record: dict[str, Any]) -> str:
+    """A ``speed-claim`` record's spread against BF16's speed: ``slower``, ``faster`` or ``no measurable difference``."""
+    m = record["metrics"]
+    return "slower" if m["high"] < 1 else "faster" if m["low"] > 1 else "no measurable difference"
+
+
+def _label(record: dict[str, Any]) -> str:
+    """A record's precision in a word or two (``INT8``, ``NF4``)."""
+    return get_precision(record["precision"]).short_label
+
+
+def _spread(record: dict[str, Any]) -> str:
+    """``0.31x [0.28, 0.44]``: a ``speed-claim`` record's ratio to BF16 and its spread."""
+    m = record["metrics"]
+    return f"{m['ratio']:.2f}x [{m['low']:.2f}, {m['high']:.2f}]"
+
+
+def _ratio_text(record: dict[str, Any]) -> str:
+    """``INT8 0.31x [0.28, 0.44]``: a ``speed-claim`` record's precision, ratio to BF16 and spread."""
+    return f"{_label(record)} {_spread(record)}"
+
 
 def _table_rows(run: _Run) -> list[Statement]:
     """The seed's three-row table (VRAM, speed, quality), one row per precision."""
     memory = {r.precision: r.measurement
               for r in read_measurements(MemoryClaimMeasurement, run.dir, "01_loading_precisions")}
-    speed = {r["precision"]: r for r in run.records("03_dequantization", "speed-claim")
-             if r["metrics"].get("role") == "headline"}
+    speed = run.headlines()
     quality = {r.precision: r.measurement for r in read_measurements(PairedAccuracyMeasurement, run.dir, "02_quality")}
     rows = []
-    for name, claim_key, quality_key in (("bf16", None, None), ("int8", "int8-speed", "int8"), ("nf4", "int4-speed", "4bit")):
+    for name, claim_key, quality_key in _TABLE_PRECISIONS:
         claim = SEED_SPEED_CLAIMS.get(claim_key) if claim_key else None
         q_claim = SEED_QUALITY_CLAIMS.get(quality_key) if quality_key else None
-        text = (f"{get_precision(name).label}: {SEED_MEMORY_CLAIMS_GIB[name]:g} GB"
-                + (f", {claim.low:g}-{claim.high:g}x the speed, {q_claim[0]:.0%}-{q_claim[1]:.0%} of the quality"
-                   if claim and q_claim else ", the reference speed and quality") + " (the seed's table)")
+        text = _table_text(name, claim_key, quality_key)
         parts, verdicts = [], []
         if name in memory:
             m = memory[name]
@@ -176,6 +236,34 @@ def _mechanism_rows(run: _Run) -> list[Statement]:
             else run.missing(text, "03_dequantization") for key, text in SEED_MECHANISM_CLAIMS.items()]
 
 
+def _compute_bound_memory_row(run: _Run) -> Statement:
+    """"Reducing memory doesn't help when compute bound": where notebook 03 placed BF16's decode and prefill on the
+    roofline (its ``compute-bound`` claim) and each quantized precision's speed in those phases. Judged only in a
+    compute-bound phase; where neither is, the premise does not apply and the row says so."""
+    found = [r for kind in ("mechanism-claim", "unmeasured-claim") for r in run.records("03_dequantization", kind)
+             if r["metrics"]["claim"] == "compute-bound"]
+    if not found:
+        return run.missing(COMPUTE_BOUND_MEMORY_TEXT, "03_dequantization")
+    claim = found[0]
+    if claim["experiment"] == "unmeasured-claim":
+        return Statement(COMPUTE_BOUND_MEMORY_TEXT, headline_text(claim), "not measured", "03")
+    m = claim["metrics"]
+    by_phase: dict[str, list[dict[str, Any]]] = {}
+    for r in run.records("03_dequantization", "speed-claim"):
+        by_phase.setdefault(r["metrics"]["what"].split()[0], []).append(r)
+    parts = [f"{phase}: BF16 {m[f'{phase}_regime']}, " + (f"quantized {', '.join(map(_ratio_text, by_phase[phase]))} "
+                                                         "BF16's speed" if phase in by_phase else "no quantized timing")
+             for phase in ("decode", "prefill")]
+    bound = [phase for phase in ("decode", "prefill") if m[f"{phase}_regime"] == "compute bound"]
+    tried = [r for phase in bound for r in by_phase.get(phase, [])]
+    helped = [_label(r) for r in tried if _pace(r) == "faster"]
+    outcome = ("not tested: neither phase is compute bound here, so the premise does not apply" if not bound else
+               f"not measured: no quantized {' or '.join(bound)} timing" if not tried else
+               f"refuted: {', '.join(helped)} faster in the compute-bound {' and '.join(bound)}" if helped else
+               f"holds: no quantized precision is faster in the compute-bound {' and '.join(bound)}")
+    return Statement(COMPUTE_BOUND_MEMORY_TEXT, "; ".join(parts), outcome, "03")
+
+
 def _data_path_row(run: _Run) -> Statement:
     """What runs inside a quantized layer, from the operators notebook 03's profiler saw per precision."""
     paths: dict[str, set[str]] = {}
@@ -196,10 +284,10 @@ def _data_path_row(run: _Run) -> Statement:
 def _speedup_rows(run: _Run) -> list[Statement]:
     """The five speed-ups (compile, flash attention, TF32, KV-cache reuse, pinned copies): headline records."""
     rows = []
-    for key in ("torch-compile", "flash-attention", "tf32", "kv-cache-reuse", "non-blocking"):
+    for key in _SPEEDUP_KEYS:
         text = SEED_SPEED_CLAIMS[key].text
         found = [(nb, r) for nb in ("04_kv_cache", "05_compile", "06_attention", "07_tf32_transfers")
-                 for kind in ("speed-claim", "unmeasured-claim") for r in run.records(nb, kind)
+                 for kind in ("speed-claim", "mechanism-claim", "unmeasured-claim") for r in run.records(nb, kind)
                  if r["metrics"]["claim"] == key and r["metrics"].get("role") == "headline"]
         if not found:
             rows.append(Statement(text, "no headline measurement in this run's folder", "not run here", "04-07"))
@@ -213,16 +301,118 @@ def _speedup_rows(run: _Run) -> list[Statement]:
 def _slower_row(run: _Run) -> Statement:
     """The summary's "10-40 % slower", from notebook 03's headline ratios."""
     text, low, high = SLOWER_CLAIM
-    speed = [r for r in run.records("03_dequantization", "speed-claim") if r["metrics"].get("role") == "headline"]
+    speed = run.headlines()
     if not speed:
         return run.missing(text, "03_dequantization")
     judged = {get_precision(r["precision"]).label: (r["metrics"]["ratio"], verdict(r["metrics"]["ratio"], low, high,
                                                                                       tolerance=0.0).outcome)
-              for r in speed}
+              for r in speed.values()}
     holds = [v == "holds" for _, v in judged.values()]
     measured = "; ".join(f"{label} {abs(1 - ratio):.0%} {'slower' if ratio < 1 else 'faster'} per whole query ({v})"
                          for label, (ratio, v) in judged.items())
     return Statement(text, measured, "holds" if all(holds) else "partly" if any(holds) else "refuted", "03")
+
+def _rtx4090_int8_row(run: _Run) -> Statement:
+    """"INT8 is 10-25 % slower on an RTX 4090", as the ratio it states: INT8's whole query against BF16's (notebook 03)
+    on the run's own device, labelled so."""
+    claim = RTX4090_INT8_CLAIM
+    speed = run.headlines()
+    int8 = [r for r in speed.values() if r["metrics"]["claim"] == "int8-speed"]
+    if not int8:
+        return (Statement(claim.text, "notebook 03 timed no INT8 here", "not measured here", "03") if speed
+                else run.missing(claim.text, "03_dequantization"))
+    measured = "; ".join(f"{headline_text(r)} on {r['provenance']['device_name']}, against the claimed "
+                         f"{claim.low:.2f}-{claim.high:.2f}x" for r in int8)
+    outcome = ", ".join(speed_verdict(r["metrics"]["low"], r["metrics"]["high"], (claim.low, claim.high)) for r in int8)
+    return Statement(claim.text, measured, f"{outcome} (on this run's device, not an RTX 4090)", "03")
+
+
+def _ordering_row(run: _Run) -> Statement:
+    """The order the seed's table implies (INT8 faster than INT4), from notebook 03's whole-query ratios: holds when
+    every INT8 spread lies above every 4-bit one, refuted when below, inconclusive when they overlap."""
+    speed = run.headlines()
+    int8 = [r for r in speed.values() if r["metrics"]["claim"] == "int8-speed"]
+    int4 = [r for r in speed.values() if r["metrics"]["claim"] == "int4-speed"]
+    if not int8 or not int4:
+        return (Statement(ORDERING_TEXT, "notebook 03 did not time both INT8 and a 4-bit precision here",
+                          "not measured here", "03") if speed else run.missing(ORDERING_TEXT, "03_dequantization"))
+    outcomes, parts = set(), []
+    for a, b in ((a, b) for a in int8 for b in int4):
+        ma, mb = a["metrics"], b["metrics"]
+        outcomes.add("holds" if ma["low"] > mb["high"] else "refuted: INT4 is the faster" if mb["low"] > ma["high"]
+                     else "inconclusive: the spreads overlap")
+        parts.append(f"{_ratio_text(a)} and {_ratio_text(b)} BF16's speed per whole query: {_label(b)} runs at "
+                     f"{mb['ratio'] / ma['ratio']:.2f}x {_label(a)}'s speed")
+    return Statement(ORDERING_TEXT, "; ".join(parts), outcomes.pop() if len(outcomes) == 1 else "partly", "03")
+
+
+def _max_savings_row(run: _Run) -> Statement:
+    """"Maximum memory savings, slower inference": the seed's smallest choice (4-bit) against BF16 per whole query,
+    from notebook 03's headline ratios."""
+    speed = run.headlines()
+    smallest = [r for r in speed.values() if r["metrics"]["claim"] == "int4-speed"]
+    if not smallest:
+        return (Statement(MAX_SAVINGS_TEXT, "notebook 03 timed no 4-bit precision here", "not measured here", "03")
+                if speed else run.missing(MAX_SAVINGS_TEXT, "03_dequantization"))
+    outcomes = {{"slower": "holds", "faster": "refuted"}.get(_pace(r), "inconclusive") for r in smallest}
+    measured = ("whole query against BF16's speed: " + ", ".join(_ratio_text(r) for r in speed.values())
+                + "; the maximum savings (4-bit): " + ", ".join(f"{_label(r)} {_pace(r)}" for r in smallest))
+    return Statement(MAX_SAVINGS_TEXT, measured, outcomes.pop() if len(outcomes) == 1 else "partly", "03")
+
+
+def _memory_not_speed_row(run: _Run) -> Statement:
+    """"Primarily for memory, not speed": each precision notebook 03 timed, its weights against BF16's (notebook
+    01's ``load`` records of the same model) and its whole query against BF16's. Holds when every one saves memory
+    and none is faster; the verdict names the parts that fail."""
+    speed = run.headlines()
+    if not speed:
+        return run.missing(MEMORY_NOT_SPEED_TEXT, "03_dequantization")
+    loads = read_measurements(LoadMeasurement, run.dir, "01_loading_precisions")
+    if not loads:
+        return run.missing(MEMORY_NOT_SPEED_TEXT, "01_loading_precisions")
+    model = next(iter(speed.values()))["model"]
+    weights = {r.precision: r.measurement.weights_bytes for r in loads if r.model == model}
+    if not {"bf16", *speed} <= weights.keys():
+        return Statement(MEMORY_NOT_SPEED_TEXT, f"notebook 01 did not load {model} in BF16 and every precision "
+                         "notebook 03 timed", "not measured here", "01, 03")
+    parts, fails = [], {}
+    for p, r in speed.items():
+        share = weights[p] / weights["bf16"]
+        parts.append(f"{_label(r)}: weights {share:.2f}x BF16's, {_spread(r)} BF16's speed per whole query "
+                     f"({_pace(r)})")
+        why = [w for w, failed in (("saves no memory", share >= 1), ("is faster", _pace(r) == "faster")) if failed]
+        if why:
+            fails[p] = f"{_label(r)} {' and '.join(why)}"
+    outcome = "holds" if not fails else "refuted" if len(fails) == len(speed) else "partly"
+    return Statement(MEMORY_NOT_SPEED_TEXT, f"{model}: " + "; ".join(parts),
+                     outcome + (f": {', '.join(fails.values())}" if fails else ""), "01, 03")
+
+
+def _vram_not_bottleneck_row(run: _Run) -> Statement:
+    """"Don't quantize when VRAM isn't the bottleneck": what quantizing buys on a device that holds BF16 (notebook 03
+    ran it), each precision's whole query against BF16's (03) and its paired accuracy (notebook 02). Holds when none
+    is faster; refuted when one is faster at no measurable accuracy cost."""
+    speed = run.headlines()
+    if not speed:
+        return run.missing(VRAM_NOT_BOTTLENECK_TEXT, "03_dequantization")
+    quality = {r.precision: r.measurement for r in read_measurements(PairedAccuracyMeasurement, run.dir, "02_quality")}
+    if not quality:
+        return run.missing(VRAM_NOT_BOTTLENECK_TEXT, "02_quality")
+    parts, faster, costs = [], [], []
+    for p, r in speed.items():
+        q = quality.get(p)
+        parts.append(f"{_ratio_text(r)} BF16's speed ({_pace(r)}), " + (
+            "accuracy not measured in 02" if q is None else
+            f"accuracy {q.relative:.3f} of BF16's [{q.interval[0]:.3f}, {q.interval[1]:.3f}]"))
+        faster += [_label(r)] * (_pace(r) == "faster")
+        costs += [_label(r)] * (q is not None and q.interval[1] < 1)
+    free = [label for label in faster if label not in costs]
+    outcome = (f"refuted: {', '.join(free)} faster at no measurable accuracy cost" if free else
+               f"partly: {', '.join(faster)} faster, but less accurate" if faster else
+               "holds: quantizing buys no speed per whole query" + (f", and {', '.join(costs)} costs accuracy" if costs
+                                                                     else " (no accuracy cost measurable either)"))
+    return Statement(VRAM_NOT_BOTTLENECK_TEXT, "memory is no limit here (notebook 03 ran BF16 on this device); whole "
+                     "query (03) and accuracy on the trained tiny model (02): " + "; ".join(parts), outcome, "02, 03")
 
 
 def _bandwidth_row(run: _Run) -> Statement:
@@ -233,6 +423,21 @@ def _bandwidth_row(run: _Run) -> Statement:
                          "a 72B-shaped model)", "not measured here", "08")
     m = found[0].measurement
     return Statement(BANDWIDTH_TEXT, m.measured_text, m.verdict, "08")
+
+
+def _large_model_row(run: _Run) -> Statement:
+    """"70B+: less data = faster": notebook 08 places a 72B-shaped model's decode on the roofline with random BF16
+    weights and times no quantized one, so the row says what was measured and that the claim was not."""
+    found = read_measurements(BandwidthBound, run.dir, "08_decision")
+    if not found:
+        return Statement(LARGE_MODEL_TEXT, "not measured in this run (notebook 08 times a 72B-shaped model only on a "
+                         "CUDA GPU that holds at least part of it)", "not measured here", "08")
+    large = max(found, key=lambda r: r.measurement.parameters)
+    m = large.measurement
+    return Statement(LARGE_MODEL_TEXT, f"{m.model} in {get_precision(large.precision).short_label}: decode "
+                     f"{1e3 * m.decode_s_per_token:.1f} ms per token, {m.bound['bandwidth_share']:.0%} of the copy "
+                     f"bandwidth ({m.bound['regime']}); notebook 08 draws its weights in BF16 and times no quantized "
+                     "72B, so whether fewer bytes make it faster is not measured", "not measured here", "08")
 
 
 def _recipe_row(run: _Run) -> Statement:
@@ -282,15 +487,42 @@ def _int4_loop_row(run: _Run) -> Statement:
 
 
 def _advice_rows(run: _Run) -> list[Statement]:
-    """The seed's card advice and its decision tree, from notebook 08's records."""
+    """The seed's card advice and its decision tree, from notebook 08's records.
+
+    The tree's row judges the seed's tree as written ("Do you have OOM errors?" -> quantize, read as NF4, the seed's
+    INT4; "< 12 GB VRAM?" -> INT8; else BF16: ``vlmkit.planning.seed_tree``) on notebook 08's card / image / batch
+    cases, by the card test those records were judged with (emulated cards, the planner only where none ran the
+    query; a ``seed_pick_evidence`` that starts with "planned" is the planner's): how many of its picks do not
+    fit, and how many of those were measured. Beside it, ``vlmkit.recommend_precision`` on the same cases, which
+    decided by the same card test: how many of its picks do not fit, how many fit by measurement and how many by
+    the planner with the margin it states, and where nothing fits. Decision records made before the tree was read as
+    written (their recommendation lacks ``fit``) give no verdict.
+    """
     advice = [r.measurement for r in read_measurements(SeedAdvice, run.dir, "08_decision")]
     rows = [Statement(a.says, a.evidence, a.verdict, "08") for a in advice]
     decisions = [r.measurement for r in read_measurements(TreeDecision, run.dir, "08_decision")]
-    if decisions:
-        wrong = sum(not m.seed_pick_fits for m in decisions)
-        rows.append(Statement("the seed's decision tree", f"picks a precision that does not fit the card in {wrong} of "
-                              f"{len(decisions)} card / image / batch cases (`vlmkit.recommend_precision`: none)",
-                              "refuted" if wrong else "holds", "08"))
+    tree = "the seed's decision tree: OOM errors? -> quantize; < 12 GB VRAM? -> INT8; else BF16"
+    current = [m for m in decisions if m.recommendation and "fit" in m.recommendation]
+    if decisions and len(current) < len(decisions):
+        rows.append(Statement(tree, f"not judged from this run's folder: its {len(decisions)} decision records come "
+                              "from an earlier notebook 08, which judged the book's reconstruction of the tree, not "
+                              "the tree as written; re-run notebook 08",
+                              "not judged here (records predate the tree as written)", "08"))
+    elif decisions:
+        wrong = [m for m in current if not m.seed_pick_fits]
+        measured = sum(not m.seed_pick_evidence.startswith("planned") for m in wrong)
+        recs = [m.recommendation for m in current]
+        picked = [r for r in recs if r["precision"] is not None]
+        missed = sum(not r["fit"][r["precision"]] for r in picked)
+        by_measurement = sum(r["fit_by"][r["precision"]] == "measurement" for r in picked)
+        margin = max(r["margin"] for r in recs)
+        rows.append(Statement(
+            tree, f"read as: OOM errors = BF16 runs out of memory on the card, quantize = NF4 (the seed's INT4); picks "
+                  f"a precision that does not fit the card in {len(wrong)} of {len(current)} card / image / batch "
+                  f"cases ({measured} of them measured on emulated cards). `vlmkit.recommend_precision` on the same "
+                  f"cases: {missed} (its pick fits by measurement in {by_measurement}, by the planner with the "
+                  f"{100 * margin:.0f} % margin in {len(picked) - by_measurement}; nothing fits in "
+                  f"{len(recs) - len(picked)})", "refuted" if wrong else "holds", "08"))
     speeds = read_measurements(ModelSpeed, run.dir, "03_dequantization")
     latency = {r.precision: r.measurement for r in speeds}
     if latency:
@@ -304,14 +536,25 @@ def _advice_rows(run: _Run) -> list[Statement]:
     return rows or [run.missing("the seed's card advice and decision tree", "08_decision")]
 
 
+#: The text of every seed statement whose row :func:`seed_statements` gives whatever the results folder holds (the
+#: seed's card advice comes on top: one row per ``seed-advice`` record of notebook 08, one "not run here" without).
+SEED_STATEMENTS: tuple[str, ...] = (
+    *(_table_text(*p) for p in _TABLE_PRECISIONS), SLOWER_CLAIM[0], RTX4090_INT8_CLAIM.text, ORDERING_TEXT,
+    MAX_SAVINGS_TEXT, MEMORY_NOT_SPEED_TEXT, VRAM_NOT_BOTTLENECK_TEXT, *SEED_MECHANISM_CLAIMS.values(),
+    COMPUTE_BOUND_MEMORY_TEXT, DATA_PATH_TEXT, BANDWIDTH_TEXT, LARGE_MODEL_TEXT,
+    *(SEED_SPEED_CLAIMS[k].text for k in _SPEEDUP_KEYS), RECIPE_TEXT, *(s.statement for s in NOT_TESTABLE_HERE))
+
+
 def seed_statements(results_dir: str | Path) -> list[Statement]:
     """Every statement of the seed, judged from the records under ``results_dir`` (one run's ``results`` folder).
 
     Taught in ``notebooks/08_decision.ipynb``.
     """
     run = _Run(Path(results_dir))
-    return [*_table_rows(run), _slower_row(run), *_mechanism_rows(run), _int4_loop_row(run), _data_path_row(run),
-            _bandwidth_row(run), *_speedup_rows(run), _recipe_row(run), *_advice_rows(run), *NOT_TESTABLE_HERE]
+    return [*_table_rows(run), _slower_row(run), _rtx4090_int8_row(run), _ordering_row(run), _max_savings_row(run),
+            _memory_not_speed_row(run), _vram_not_bottleneck_row(run), *_mechanism_rows(run),
+            _compute_bound_memory_row(run), _int4_loop_row(run), _data_path_row(run), _bandwidth_row(run),
+            _large_model_row(run), *_speedup_rows(run), _recipe_row(run), *_advice_rows(run), *NOT_TESTABLE_HERE]
 
 
 def seed_statement_table(run_dir: str | Path) -> str:
