@@ -67,6 +67,23 @@ def test_bad_settings_are_refused(vlm, inputs):
         DecodeLoop(vlm.model, max_tokens=16).generate(inputs, 8)
     with pytest.raises(ConfigurationError, match="compile_mode"):
         DecodeLoop(vlm.model, max_tokens=128, compile_mode="fast")
+    with pytest.raises(ConfigurationError, match="captures a CUDA graph"):
+        DecodeLoop(vlm.model, max_tokens=128, compile_mode="cuda-graph")  # this model is on the CPU
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: captures a CUDA graph (GPU-only, not a pass)")
+def test_a_step_captured_as_one_cuda_graph_picks_the_compiled_steps_tokens(tiny_checkpoint):
+    gpu = VLMInference(model="qwen3-vl-tiny", device="cuda")
+    image = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
+    first = dict(gpu.encode([image], ["What is in the image?"]))
+    eager = DecodeLoop(gpu.model, max_tokens=128, greedy=True, compile_mode="default")  # the same kernels, no graph
+    graphed = DecodeLoop(gpu.model, max_tokens=128, greedy=True, compile_mode="cuda-graph")
+    want = eager.generate(first, 24).tokens
+    assert torch.equal(graphed.generate(first, 24).tokens, want)  # captured at its first decode step
+    assert torch.equal(graphed.generate(first, 24).tokens, want) and graphed.graphs_captured == 1  # replayed again
+    other = dict(gpu.encode([255 - image], ["What colour is it?"]))
+    assert torch.equal(graphed.generate(other, 24).tokens, eager.generate(other, 24).tokens)
+    assert graphed.graphs_captured == 1  # a new image and question of the same batch: the same graph
 
 
 def test_every_rung_of_the_ladder_runs_and_is_placed_on_the_roofline(tiny_checkpoint):

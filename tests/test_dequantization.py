@@ -18,7 +18,7 @@ from vlmkit.bench.linear_layers import (
     time_unaligned_layers,
     unaligned_costs,
 )
-from vlmkit.bench.model_speed import ModelRun, ModelSpeed, PairedSpeed, gpu_busy_clause, place_phases
+from vlmkit.bench.model_speed import ModelRun, ModelSpeed, gpu_busy_clause, place_phases
 from vlmkit.bench.query import QuerySetup
 from vlmkit.bench.roofline import (
     Ceilings,
@@ -28,7 +28,7 @@ from vlmkit.bench.roofline import (
 )
 from vlmkit.book.prose import render
 from vlmkit.measure.footprint import Footprint
-from vlmkit.measure.interleaved import MIN_PAIRS, MIN_WARMUPS, Rounds
+from vlmkit.measure.interleaved import MIN_PAIRS, MIN_WARMUPS, PairedRuns, Rounds
 from vlmkit.measure.profiler import PhaseBusy
 from vlmkit.measure.records import ResultsStore, load_records, read_measurements
 from vlmkit.measure.speedup import Speedup
@@ -92,12 +92,12 @@ def _footprint(scale: float) -> Footprint:
                      params_by={"language layers": 7_000_000_000, "vision tower": 500_000_000})
 
 
-def _paired(name: str, slow: float) -> PairedSpeed:
+def _paired(name: str, slow: float) -> PairedRuns:
     """``name`` timed in 10 interleaved rounds with BF16, ``slow`` times BF16's time in every part."""
     base = {"query": 2.0, "prefill": 0.1, "decode": 0.06}
     rounds = Rounds({"bf16": {k: (v,) * MIN_PAIRS for k, v in base.items()},
                      name: {k: (v * slow,) * MIN_PAIRS for k, v in base.items()}}, MIN_WARMUPS)
-    return PairedSpeed.of("bf16", name, rounds)
+    return PairedRuns.of(rounds, "bf16", name)
 
 
 def _runs(busy: bool, device: str = "cuda", nf4_slowdown: float = 1.1, nf4_kernel: float = 1.0,
@@ -245,8 +245,8 @@ def test_whole_model_speeds_are_recorded_per_precision(tiny_checkpoint, tmp_path
     (bf16, nf4) = read_measurements(ModelSpeed, tmp_path, "03_x")
     assert bf16.shapes == {"image": [32, 32], "new_tokens": 2, "tokens_in": runs["bf16"].speed.tokens_in}
     assert nf4.measurement.weights_gb < bf16.measurement.weights_gb and bf16.repeats == 2
-    (paired,) = read_measurements(PairedSpeed, tmp_path, "03_x")  # NF4 timed in rounds with BF16 loaded beside it
-    assert paired.measurement.baseline == "bf16" and paired.measurement.precision == "nf4" and runs["nf4"].paired
+    (paired,) = read_measurements(PairedRuns, tmp_path, "03_x")  # NF4 timed in rounds with BF16 loaded beside it
+    assert paired.measurement.baseline == "bf16" and paired.measurement.variant == "nf4" and runs["nf4"].paired
     assert paired.measurement.rounds["seconds"]["nf4"]["query"] == runs["nf4"].timings["query"]
     query = paired.measurement.speedup("query")
     bf16_s = paired.measurement.rounds["seconds"]["bf16"]["query"]
@@ -273,3 +273,22 @@ def test_what_the_numbers_say_follows_the_measurements():
     assert "is overhead bound; memory bound at a 10% cut-off" not in text
     assert "The cut-off: BF16 decode (25% of the nearer ceiling) is memory bound at a 10% cut-off: this phase's" in text
     assert '- **"INT4 is slower"**: holds. NF4 takes more.' in text
+
+
+def test_llm_int8_takes_its_outlier_path_only_on_inputs_with_outlier_features(tmp_path):
+    from vlmkit.bench.linear_layers import OUTLIER_MAGNITUDE, OutlierTiming, activations, outlier_features, \
+        time_int8_outliers
+
+    assert outlier_features(4096) == [0, 512, 1024, 1536, 2048, 2560, 3072, 3584] and outlier_features(64) == [0]
+    x = activations(3, 64, torch.float32, CPU, outliers=True)
+    assert x[:, 0].abs().eq(OUTLIER_MAGNITUDE).all() and x[:, 1:].abs().max() < 6  # only the outlier feature
+    assert torch.equal(activations(3, 64, torch.float32, CPU)[:, 1:], x[:, 1:])  # the same inputs otherwise
+    store = ResultsStore("03_x", tmp_path, "cpu")
+    found = time_int8_outliers(store, [LinearShape("a", 128, 64)], [1, 4], CPU, kernel_ms=1)
+    assert [(o.M, o.dequantizes_outliers) for o in found] == [(1, True), (4, True)]
+    assert all("int8_vectorwise_dequant" not in o.gaussian_path and o.gaussian_us > 0 and o.slowdown > 0
+               for o in found)
+    (first, _) = read_measurements(OutlierTiming, tmp_path, "03_x")
+    assert first.measurement == found[0] and first.shapes == {"layer": "a", "K": 128, "N": 64, "M": 1}
+    text = render("03_dequantization/int8_outliers", outliers=found)
+    assert text.startswith("With outlier features, 2 of 2 INT8 calls took bitsandbytes' outlier path")

@@ -95,20 +95,37 @@ def _rung(name: str, query_s: float | None, tokens_per_s: float | None, note: st
             "copy_bandwidth": 1e12, "compile_backend": "inductor"}
 
 
-@pytest.mark.parametrize(("recipe_query_s", "expected"), [(2.0, "refuted: slower than the defaults"),
-                                                          (0.5, "holds: faster than the defaults"),
-                                                          (1.01, "no measurable gain over the defaults")])
-def test_the_recipe_is_judged_as_one_call_per_query(tmp_path, recipe_query_s, expected):
+def _recipe_pairs(ratios: list[float]) -> dict:
+    """Notebook 09's paired-runs record of the defaults against the recipe: the recipe ``ratios[i]`` as fast."""
+    from vlmkit.bench.decode_ladder import RECIPE_PAIR
+    from vlmkit.measure.interleaved import PairedRuns, Rounds
+
+    parts = ("query", "prefill", "decode")
+    rounds = Rounds({RECIPE_PAIR[0]: {p: tuple(1.0 for _ in ratios) for p in parts},
+                     RECIPE_PAIR[1]: {p: tuple(1.0 / r for r in ratios) for p in parts}}, 2)
+    return PairedRuns.of(rounds, *RECIPE_PAIR).metrics()
+
+
+@pytest.mark.parametrize(("ratios", "expected"), [([0.5] * 10, "refuted: slower than the defaults"),
+                                                  ([2.0] * 10, "holds: faster than the defaults"),
+                                                  ([0.8, 1.2] * 5, "inconclusive: the interval contains 1x"),
+                                                  (None, "inconclusive: not timed in interleaved pairs")])
+def test_the_recipe_is_judged_as_one_call_per_query_from_interleaved_pairs(tmp_path, ratios, expected):
     recipe = "the seed's recipe: VLMInference(use_compile, use_flash_attention)"
     _write(tmp_path / "09_decode_ladder.json", "09_decode_ladder", [
         ("decode-rung", "bf16", _rung("generate, eager, dynamic cache", 1.0, 30.0)),
-        ("decode-rung", "bf16", _rung(recipe, recipe_query_s, 20.0, "attention: flash_attention_4; 42 graph(s)")),
+        ("decode-rung", "bf16", _rung(recipe, 1.5, 20.0, "attention: flash_attention_4; 42 graph(s)")),
         ("recipe-precision", "nf4", {**_rung("nf4: default", 2.0, 10.0), "variant": "default"}),
-        ("recipe-precision", "nf4", {**_rung("nf4: the seed's recipe", 2.5, 8.0), "variant": "the seed's recipe"})])
+        ("recipe-precision", "nf4", {**_rung("nf4: the seed's recipe", 2.5, 8.0), "variant": "the seed's recipe"}),
+        *([("paired-runs", "bf16", _recipe_pairs(ratios))] if ratios else [])])
     row = next(r for r in seed_statements(tmp_path) if r.statement.startswith("max speed"))
     assert row.verdict == expected and "09" in row.notebook
-    assert f"{1 / recipe_query_s:.2f}x the seed's defaults per query" in row.measured
-    assert "0.67x per decoded token" in row.measured and "NF4: 0.80x per query" in row.measured
+    if ratios:
+        assert "the seed's defaults per whole query (10 interleaved pairs)" in row.measured
+        assert f"{sorted(ratios)[4] / 2 + sorted(ratios)[5] / 2:.2f}x [" in row.measured
+    else:
+        assert "0.67x the seed's defaults per query" in row.measured and "not in pairs" in row.measured
+    assert "NF4: 0.80x per query" in row.measured
     assert "42 graph(s)" in row.measured  # what ran is said, not assumed
 
 

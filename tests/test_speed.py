@@ -253,3 +253,32 @@ def test_readable_log_axis_labels_plain_numbers_and_no_minor_powers():
     assert {"2", "5", "10", "20"} <= set(shown) and all("^" not in s and "10^" not in s for s in shown)
     assert not any(t.get_text() for t in b.xaxis.get_minorticklabels())
     plt.close(fig)
+
+
+def _claim_record(run_id: str, ratio: float, *, device: str = "GPU", what: str = "whole query") -> dict:
+    from vlmkit.measure.interleaved import paired_speedup
+
+    metrics = judge_speed_claim("int4-speed", paired_speedup([ratio] * 10, [1.0] * 10), baseline="BF16",
+                                variant="NF4", what=what, role="headline")
+    return {"experiment": "speed-claim", "notebook": "03_x", "run_id": run_id, "precision": "nf4", "metrics": metrics,
+            "provenance": {"device_name": device}}
+
+
+def test_runs_that_disagree_across_a_boundary_make_the_verdict_inconclusive(tmp_path):
+    import json
+
+    from vlmkit.measure.records import notebook_runs
+    from vlmkit.verdicts.rules import run_ratios, runs_verdict
+
+    latest = _claim_record("b", 0.89)  # 0.6-0.9x: holds on its own
+    older = [_claim_record("a", 0.54), _claim_record("a", 0.5, what="decode")]  # another measurement does not count
+    other_device = _claim_record("c", 2.0, device="CPU")
+    (tmp_path / "03_x.superseded-20261201T000000.json").write_text(json.dumps({"records": older}))
+    (tmp_path / "03_x.json").write_text(json.dumps({"records": [other_device, latest]}))
+    runs = notebook_runs(tmp_path, "03_x")
+    assert [[r["run_id"] for r in run] for run in runs] == [["a", "a"], ["c"], ["b"]]
+    assert run_ratios(latest, runs) == [0.54, 0.89]
+    assert latest["metrics"]["verdict"] == "holds"
+    assert runs_verdict(latest, runs) == "inconclusive (runs disagree: 0.54x to 0.89x over 2 runs)"
+    assert runs_verdict(latest, [[latest], [_claim_record("d", 0.7)]]) == "holds"  # both inside the claim
+    assert runs_verdict(latest, [[latest]]) == "holds"  # one run: its own interval decides

@@ -4,7 +4,7 @@ For each precision the model is loaded once and each variant of :data:`vlmkit.ru
 answers the book's query (:func:`vlmkit.runtime.generation_variants.ask_as_variant`: a warm-up and the timed
 queries, TorchDynamo watched throughout); each is recorded as a ``compile-variant`` record, a variant this stack
 cannot run as its failure. Where transformers' compilation ran, the baseline and it are timed again in interleaved
-rounds on the same model (``paired-variants``), the pairs the headline ratio comes from. The first precision's
+rounds on the same model (``paired-runs``), the pairs the headline ratio comes from. The first precision's
 model stays loaded for the lesson, ``torch.compile`` of the
 language model with the dynamic cache (a ``compile-lesson`` record), which never enters the verdicts.
 
@@ -27,9 +27,9 @@ from vlmkit.bench.query import QuerySetup, resolve_model, standard_query
 from vlmkit.core.device import resolve_device
 from vlmkit.core.formatting import provenance_line, readable_log_axis
 from vlmkit.core.progress import progress
-from vlmkit.measure.interleaved import MIN_PAIRS, MIN_WARMUPS, Rounds, TimedRun, time_rounds
+from vlmkit.measure.interleaved import MIN_PAIRS, MIN_WARMUPS, PairedRuns, Rounds, TimedRun, time_rounds
 from vlmkit.measure.memory import free_memory
-from vlmkit.measure.records import Measurement, ResultsStore
+from vlmkit.measure.records import ResultsStore
 from vlmkit.measure.speedup import Speedup
 from vlmkit.models.loading import load_model
 from vlmkit.models.precisions import get_precision
@@ -190,20 +190,6 @@ def _ask(settings: CompileSettings, vlm: VLMInference, variant: GenerationVarian
                           backend=backend)
 
 
-@dataclass(frozen=True)
-class PairedVariants(Measurement):
-    """A ``paired-variants`` record: the baseline and the compiled variant of one precision timed in interleaved
-    rounds on the same loaded model, already compiled (:meth:`vlmkit.measure.interleaved.Rounds.as_dict`).
-
-    Taught in ``notebooks/05_compile.ipynb``.
-    """
-
-    EXPERIMENT: ClassVar[str] = "paired-variants"
-    baseline: str
-    variant: str
-    rounds: dict[str, Any]
-
-
 def _interleave(settings: CompileSettings, vlm: VLMInference, eager: EagerForwards,
                 variants: tuple[GenerationVariant, GenerationVariant]) -> Rounds:
     """The two variants timed in interleaved rounds on ``vlm``, switching between them before every query (the
@@ -229,7 +215,7 @@ def _interleave(settings: CompileSettings, vlm: VLMInference, eager: EagerForwar
 def measure_compile_variants(settings: CompileSettings, store: ResultsStore) -> CompileVariants:
     """Every variant but the lesson in every precision, each recorded (``compile-variant``) as it finishes; then,
     where transformers' compilation ran, the baseline and the compiled variant again in interleaved rounds
-    (``paired-variants``: the headline's pairs).
+    (``paired-runs``: the headline's pairs).
 
     Each precision's model is loaded once; a variant that raises is recorded as a :class:`CompileVariantFailure`
     and the others go on. With a lesson, the first precision's model stays loaded for it.
@@ -255,7 +241,7 @@ def measure_compile_variants(settings: CompileSettings, store: ResultsStore) -> 
         compiled = measured.get(name, supported)
         if measured.get(name, baseline) is not None and compiled is not None and compiled.total_s:
             measured.paired[name] = _interleave(settings, vlm, eager, (baseline, supported))
-            store.record_measurement(PairedVariants(baseline.name, supported.name, measured.paired[name].as_dict()),
+            store.record_measurement(PairedRuns.of(measured.paired[name], baseline.name, supported.name),
                                      model=settings.model, precision=name, shapes=settings.shapes,
                                      repeats=measured.paired[name].rounds)
         if name == settings.precisions[0] and settings.lesson_backend:

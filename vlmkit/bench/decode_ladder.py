@@ -3,7 +3,7 @@
 Two kinds of rung. A *generate rung* times ``VLMInference.ask`` (the seed's interface): eager ``generate``, or the
 seed's recipe ``VLMInference(use_compile=True, use_flash_attention=True)``. A *loop rung* times
 :class:`vlmkit.runtime.decode_loop.DecodeLoop` (a static cache, no per-token host sync), its one-token step eager or compiled
-whole (``reduce-overhead``: replayed as a CUDA graph).
+whole (``"cuda-graph"``: compiled, captured by hand as one CUDA graph, replayed per token).
 
 A rung that fails (an error in a kernel, a compiler) is kept as a finding: no numbers, the error in its note.
 Each rung reports tokens per second, the share of the measured copy bandwidth its decode reaches (weight bytes
@@ -14,7 +14,8 @@ TorchInductor's on-disk caches warm: what a second run of the notebook pays.
 Both notebooks set up with :func:`ladder_settings` and record every rung as it is measured (:func:`record_rung`:
 ``decode-rung``, ``recipe-precision`` and ``int4-rung`` records, typed as :class:`DecodeRung`,
 :class:`RecipePrecision` and :class:`Int4Rung`); notebook 10 also times one decoder layer's kernels alone
-(:func:`measure_int4_kernels`) and judges INT4 against BF16 in the same loop (:func:`judge_int4_loop`).
+(:func:`measure_int4_kernels`) and judges INT4 against BF16 in the same loop (:func:`judge_int4_loop`). The recipe's
+headline against the seed's defaults comes from interleaved rounds of the two (:func:`pair_recipe`).
 
 Taught in ``notebooks/09_decode_ladder.ipynb`` (BF16 and the recipe) and ``notebooks/10_int4_decode.ipynb`` (INT4).
 """
@@ -39,13 +40,14 @@ from vlmkit.bench.roofline import Ceilings, decode_step_work, measure_ceilings
 from vlmkit.core.device import resolve_device
 from vlmkit.errors import ConfigurationError
 from vlmkit.measure.footprint import measure_footprint, stored_bytes
+from vlmkit.measure.interleaved import MIN_PAIRS, MIN_WARMUPS, PairedRuns, TimedRun, time_rounds
 from vlmkit.measure.records import Measurement, ResultsStore
 from vlmkit.measure.timing import time_graphed_kernel, time_kernel
 from vlmkit.models.architectures import REGISTRY
 from vlmkit.models.checkpoints import write_checkpoint
 from vlmkit.models.int4 import Int4Kernels, Int4Verdict, int4_copy, int4_kernel
 from vlmkit.runtime.compilation import quiet_compiler
-from vlmkit.runtime.decode_loop import DecodeLoop
+from vlmkit.runtime.decode_loop import CUDA_GRAPH, DecodeLoop
 from vlmkit.runtime.inference import VLMInference
 
 
@@ -149,8 +151,9 @@ class LadderSettings:
 
     @property
     def compiled_mode(self) -> str:
-        """The compiled step's ``torch.compile`` mode: CUDA graphs on CUDA, the default mode where there are none."""
-        return "reduce-overhead" if self.on_cuda else "default"
+        """The compiled step's mode: compiled and captured by hand as one CUDA graph on CUDA (``"cuda-graph"``), the
+        default ``torch.compile`` mode where there are no CUDA graphs."""
+        return CUDA_GRAPH if self.on_cuda else "default"
 
     def summary(self, extra: str = "") -> str:
         """One line: model, device, query, compile backend, ``extra`` (e.g. the INT4 kernel), copy bandwidth."""
@@ -293,6 +296,33 @@ def loop_rung(name: str, vlm: VLMInference, ceilings: Ceilings, *, image_size: i
                  cached_warmup_s=cached)
 
 
+#: The two sides of the recipe's headline pairs, as its ``paired-runs`` record names them.
+RECIPE_PAIR = ("the seed's defaults", "the seed's recipe")
+
+
+def pair_recipe(settings: LadderSettings, default: VLMInference, recipe: VLMInference) -> PairedRuns:
+    """The seed's defaults and its recipe, both warm, answering the ladder's query in interleaved rounds
+    (:func:`vlmkit.measure.interleaved.time_rounds`: two warm-ups each, :data:`vlmkit.measure.interleaved.MIN_PAIRS`
+    rounds at least): the recipe's headline speed-up per whole query, recorded as a ``paired-runs`` record.
+
+    Taught in ``notebooks/09_decode_ladder.ipynb``.
+    """
+    image, n = standard_image(settings.query.image_size), settings.new_tokens
+
+    def side(vlm: VLMInference) -> TimedRun:
+        def run() -> dict[str, float]:
+            stats = vlm.ask(image, STANDARD_QUESTION, max_new_tokens=n, min_new_tokens=n).stats
+            return {"query": stats.total_s, "prefill": stats.prefill_s, "decode": stats.decode_s_per_token}
+        return run
+
+    rounds = time_rounds({RECIPE_PAIR[0]: side(default), RECIPE_PAIR[1]: side(recipe)}, warmup=MIN_WARMUPS,
+                         rounds=max(settings.repeats, MIN_PAIRS))
+    paired = PairedRuns.of(rounds, *RECIPE_PAIR)
+    settings.store.record_measurement(paired, model=settings.model_name, precision="bf16", shapes=settings.shapes,
+                                      repeats=rounds.rounds)
+    return paired
+
+
 def failed_rung(name: str, error: Exception) -> Rung:
     """A rung that could not run: no numbers, and the error that stopped it as its note.
 
@@ -306,7 +336,7 @@ def climb(default: VLMInference, recipe: VLMInference, ceilings: Ceilings, *, im
           repeats: int, compile_backend: str = "inductor", on_rung: Callable[[Rung], None] | None = None
           ) -> list[Rung]:
     """The four BF16 rungs: eager ``generate`` (``default``), the seed's recipe (``recipe``), and ``default``'s model
-    in the static-cache loop with an eager step, then with its step compiled (``reduce-overhead`` on CUDA;
+    in the static-cache loop with an eager step, then with its step compiled (``"cuda-graph"`` on CUDA;
     ``default`` mode where there are no CUDA graphs).
 
     ``compile_backend`` is TorchInductor for real measurements; ``"eager"`` checks on a CPU that every rung runs
@@ -314,7 +344,7 @@ def climb(default: VLMInference, recipe: VLMInference, ceilings: Ceilings, *, im
     record it: a run stopped halfway keeps what it measured). Taught in ``notebooks/09_decode_ladder.ipynb``.
     """
     sizes = dict(image_size=image_size, new_tokens=new_tokens, repeats=repeats)
-    compiled_mode = "reduce-overhead" if default.device.type == "cuda" else "default"
+    compiled_mode = CUDA_GRAPH if default.device.type == "cuda" else "default"
     plan: list[tuple[str, Callable[[str], Rung]]] = [
         ("generate, eager, dynamic cache", lambda n: generate_rung(n, default, ceilings, **sizes)),
         ("the seed's recipe: VLMInference(use_compile, use_flash_attention)",

@@ -5,7 +5,7 @@ Linear shapes up to M = 4096 and the 8B model itself, on a CPU the tiny model's,
 :func:`dequantization_settings` turns them into one :class:`DequantizationSettings` and fails early, and clearly,
 on a value it cannot run. :func:`measure_model_speeds` answers the book's query in each precision, each quantized one in rounds interleaved
 with BF16, and records a :class:`vlmkit.bench.model_speed.ModelSpeed` per precision and a
-:class:`vlmkit.bench.model_speed.PairedSpeed` per pair.
+:class:`vlmkit.measure.interleaved.PairedRuns` per pair.
 
 Taught in ``notebooks/03_dequantization.ipynb``.
 """
@@ -21,12 +21,12 @@ import torch
 
 from vlmkit.bench.query import STANDARD_QUESTION, standard_image
 from vlmkit.bench.linear_layers import unaligned_4bit_layers
-from vlmkit.bench.model_speed import ModelRun, ModelSpeed, PairedSpeed
+from vlmkit.bench.model_speed import ModelRun, ModelSpeed
 from vlmkit.bench.query import QuerySetup, standard_query
 from vlmkit.bench.roofline import QWEN3_VL_8B_LINEARS, LinearShape
 from vlmkit.core.device import resolve_device
 from vlmkit.core.progress import progress
-from vlmkit.measure.interleaved import MIN_PAIRS, MIN_WARMUPS, time_rounds
+from vlmkit.measure.interleaved import MIN_PAIRS, MIN_WARMUPS, PairedRuns, time_rounds
 from vlmkit.measure.memory import free_memory
 from vlmkit.measure.profiler import busy_per_phase
 from vlmkit.measure.records import ResultsStore
@@ -146,7 +146,7 @@ def measure_model_speeds(store: ResultsStore, model: str, precisions: Sequence[s
     start leaves them empty and says why).
 
     Records one :class:`vlmkit.bench.model_speed.ModelSpeed` per precision (its own samples) and, per paired
-    precision, a :class:`vlmkit.bench.model_speed.PairedSpeed`; returns the runs by precision.
+    precision, a :class:`vlmkit.measure.interleaved.PairedRuns`; returns the runs by precision.
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
     side, new_tokens = query.image_size, query.new_tokens
@@ -213,7 +213,7 @@ class _LoadedPrecision:
 
 
 def _paired_with(base: _LoadedPrecision, other: _LoadedPrecision, new_tokens: int,
-                 rounds: int) -> tuple[list[CallStats], PairedSpeed]:
+                 rounds: int) -> tuple[list[CallStats], PairedRuns]:
     """``other``'s calls from ``rounds`` interleaved rounds with ``base``, and the paired speed-ups they give."""
     calls: list[CallStats] = []
 
@@ -230,4 +230,4 @@ def _paired_with(base: _LoadedPrecision, other: _LoadedPrecision, new_tokens: in
         for run in warm.values():
             run()
     timed = time_rounds({base.name: side(base, False), other.name: side(other, True)}, warmup=0, rounds=rounds)
-    return calls, PairedSpeed.of(base.name, other.name, timed)
+    return calls, PairedRuns.of(timed, base.name, other.name)

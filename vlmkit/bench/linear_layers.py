@@ -7,7 +7,8 @@ benchmark times the forward for M tokens, observes which path bitsandbytes took
 (:func:`linear_path`: does the call build a dense copy of the whole weight?), and
 separately times turning the stored 4-bit weight back into bf16 with bitsandbytes'
 own dequantize function, so the "dequantization overhead" can be told apart from
-the matmul where the path pays it.
+the matmul where the path pays it. LLM.int8 is timed once more on inputs with outlier
+features (:func:`time_int8_outliers`), the only inputs on which its 16-bit outlier path runs.
 
 Taught in ``notebooks/03_dequantization.ipynb``.
 """
@@ -89,13 +90,34 @@ def dequantize_weight(layer: torch.nn.Module) -> torch.Tensor:
     return weight
 
 
-def activations(tokens: int, in_features: int, dtype: torch.dtype, device: torch.device, seed: int = 1) -> torch.Tensor:
+#: Outlier features as trained transformers have them (Dettmers et al., "LLM.int8()", 2022: a few hidden dimensions,
+#: about 0.1 % of them from 6.7B parameters on, whose activations reach magnitudes of 20 and more): this share of
+#: the input features, at least one, set to this magnitude, far beyond LLM.int8's threshold of 6.
+OUTLIER_SHARE, OUTLIER_MAGNITUDE = 0.002, 20.0
+
+
+def outlier_features(in_features: int) -> list[int]:
+    """The input features :func:`activations` makes outliers: evenly spread, :data:`OUTLIER_SHARE` of them, at
+    least one. Taught in ``notebooks/03_dequantization.ipynb``."""
+    count = max(1, round(OUTLIER_SHARE * in_features))
+    return [i * in_features // count for i in range(count)]
+
+
+def activations(tokens: int, in_features: int, dtype: torch.dtype, device: torch.device, seed: int = 1, *,
+                outliers: bool = False) -> torch.Tensor:
     """Seeded inputs ``x`` of shape (tokens, in_features): M = 1 is one decode step, thousands a large prefill.
+    Standard normal, so no value comes near LLM.int8's threshold of 6; with ``outliers`` the features of
+    :func:`outlier_features` carry :data:`OUTLIER_MAGNITUDE` (its sign random) in every token, as trained models'
+    outlier features do.
 
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
     generator = torch.Generator().manual_seed(seed)
-    return torch.randn(tokens, in_features, generator=generator).to(device, dtype)
+    x = torch.randn(tokens, in_features, generator=generator)
+    if outliers:
+        columns = outlier_features(in_features)
+        x[:, columns] = OUTLIER_MAGNITUDE * torch.sign(torch.randn(tokens, len(columns), generator=generator))
+    return x.to(device, dtype)
 
 
 #: Operators that multiply two dense matrices, and the position of their right-hand (weight) operand.
@@ -308,6 +330,72 @@ def layer_findings(rows: Sequence[dict[str, Any]], precision: str, tokens: Seque
         unpacking=unpacking, fused=fused, unpacking_over=over,
         outlier_calls=sum("bitsandbytes::int8_vectorwise_dequant" in r["library_ops"] for r in mine),
         dense_calls=len(dense_all), dense_weight=dense_all[0]["dense_weight"] if dense_all else None, calls=len(mine))
+
+
+@dataclass(frozen=True)
+class OutlierTiming(Measurement):
+    """An ``int8-outliers`` record: one LLM.int8 layer (threshold 6) at M tokens, on standard-normal inputs and on
+    inputs with outlier features (:func:`activations`), timed side by side: the path each took and its time.
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+
+    EXPERIMENT = "int8-outliers"
+    layer: str
+    K: int
+    N: int
+    M: int
+    outlier_features: int
+    gaussian_us: float
+    outliers_us: float
+    gaussian_path: str
+    outliers_path: str
+    outliers_ops: list[str]
+
+    @property
+    def slowdown(self) -> float:
+        """The outlier inputs' time over the standard-normal inputs' (>1: the outlier path costs more)."""
+        return self.outliers_us / self.gaussian_us
+
+    @property
+    def dequantizes_outliers(self) -> bool:
+        """Whether the call with outliers dequantized weight columns to 16 bit (bitsandbytes' outlier path)."""
+        return "bitsandbytes::int8_vectorwise_dequant" in self.outliers_ops
+
+    def row(self) -> dict[str, Any]:
+        """The notebook's table row."""
+        return {"layer": self.layer, "M": self.M, "outlier features": self.outlier_features,
+                "normal inputs (µs)": self.gaussian_us, "with outliers (µs)": self.outliers_us,
+                "slow-down": self.slowdown, "outlier columns dequantized": self.dequantizes_outliers}
+
+
+def time_int8_outliers(store: ResultsStore, shapes: Sequence[LinearShape], tokens: Sequence[int],
+                       device: torch.device, *, kernel_ms: float) -> list[OutlierTiming]:
+    """LLM.int8 (``int8``, threshold 6) on standard-normal inputs and on inputs with outlier features, for every
+    shape and M, timed with the device's clock and profiled (:func:`linear_path`); each recorded as an
+    :class:`OutlierTiming`. Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    prec, found = get_precision("int8"), []
+    for shape in progress(shapes, desc="LLM.int8 with outliers"):
+        layer = make_linear(prec, shape.in_features, shape.out_features, device)
+        with torch.inference_mode():
+            for m in tokens:
+                timed = {}
+                for outliers in (False, True):
+                    x = activations(m, shape.in_features, prec.dtype, device, outliers=outliers)
+                    clock = time_kernel(partial(layer, x), device, warmup_ms=kernel_ms / 4, rep_ms=kernel_ms)
+                    timed[outliers] = (clock, linear_path(layer, x))
+                (plain, plain_path), (odd, odd_path) = timed[False], timed[True]
+                record = OutlierTiming(shape.name, shape.in_features, shape.out_features, m,
+                                       len(outlier_features(shape.in_features)), 1e6 * plain.median, 1e6 * odd.median,
+                                       plain_path.describe(), odd_path.describe(), list(odd_path.library_ops))
+                store.record_measurement(record, model="-", precision="int8", repeats=len(odd.samples),
+                                         shapes={"layer": shape.name, "K": shape.in_features,
+                                                 "N": shape.out_features, "M": m})
+                found.append(record)
+        del layer
+    free_memory(device)
+    return found
 
 
 @dataclass(frozen=True)

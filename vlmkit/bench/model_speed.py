@@ -3,8 +3,9 @@ where each phase falls on the roofline.
 
 A query is one image and a question in, a fixed-length answer out (:class:`vlmkit.runtime.inference.CallStats`).
 :class:`ModelSpeed` is its ``model-speed`` record: medians in ms, every sample in seconds and, on CUDA, the
-profiler's kernel time per phase (:class:`vlmkit.measure.profiler.PhaseBusy`); :class:`PairedSpeed` is a quantized
-precision's speed-up over BF16 from rounds interleaved with it (the headline method). :class:`ModelRun` keeps with it what
+profiler's kernel time per phase (:class:`vlmkit.measure.profiler.PhaseBusy`); a quantized precision's speed-up
+over BF16 from rounds interleaved with it (the headline method) is its
+:class:`vlmkit.measure.interleaved.PairedRuns`. :class:`ModelRun` keeps with it what
 the loaded model showed (its footprint, the 4-bit layers its fast kernel cannot take). :func:`place_phases` divides
 each phase's FLOPs and bytes by its measured time and places it: compute, memory or overhead bound
 (:func:`vlmkit.bench.roofline.classify_phase`). The loop that measures them is
@@ -25,10 +26,9 @@ import torch
 from vlmkit.bench.query import QuerySetup
 from vlmkit.bench.roofline import Ceilings, PhaseBound, classify_phase, decode_step_work
 from vlmkit.measure.footprint import Footprint
-from vlmkit.measure.interleaved import Rounds
+from vlmkit.measure.interleaved import PairedRuns
 from vlmkit.measure.profiler import PhaseBusy
 from vlmkit.measure.records import Measurement
-from vlmkit.measure.speedup import Speedup
 from vlmkit.models.precisions import get_precision
 from vlmkit.runtime.inference import CallStats
 
@@ -93,37 +93,6 @@ class ModelSpeed(Measurement):
                 if k not in BUSY_KEYS and k not in ("query_s", "prefill_s", "decode_s_per_token")}
 
 
-#: The parts of a query a paired record compares: the whole query, its prefill, and decode per token.
-QUERY_PARTS = ("query", "prefill", "decode")
-
-
-@dataclass(frozen=True)
-class PairedSpeed(Measurement):
-    """A ``paired-speed`` record: one precision timed in interleaved rounds with the baseline (both loaded),
-    the speed-up of each part of a query (baseline over this precision: >1 is faster) from the paired ratios.
-
-    ``speedups``: part -> :meth:`vlmkit.measure.speedup.Speedup.as_dict` (ratio, low, high, method, pairs,
-    coverage); ``rounds``: every sample of both sides (:meth:`vlmkit.measure.interleaved.Rounds.as_dict`).
-    Taught in ``notebooks/03_dequantization.ipynb``.
-    """
-
-    EXPERIMENT = "paired-speed"
-    baseline: str
-    precision: str
-    speedups: dict[str, dict[str, Any]]
-    rounds: dict[str, Any]
-
-    @classmethod
-    def of(cls, baseline: str, precision: str, rounds: Rounds) -> PairedSpeed:
-        """The record of ``rounds`` (sides named ``baseline`` and ``precision``)."""
-        return cls(baseline, precision, {part: rounds.speedup(baseline, precision, part).as_dict()
-                                         for part in QUERY_PARTS}, rounds.as_dict())
-
-    def speedup(self, part: str) -> Speedup:
-        """The paired speed-up of ``part`` (``query``, ``prefill`` or ``decode``)."""
-        return Speedup(**self.speedups[part])
-
-
 @dataclass(frozen=True)
 class ModelRun:
     """One precision's whole-model measurement: its record and what the loaded model showed.
@@ -145,7 +114,7 @@ class ModelRun:
     busy: PhaseBusy | None = None
     busy_failure: str | None = None
     unaligned: dict[tuple[int, int, int], list[str]] | None = None
-    paired: PairedSpeed | None = None
+    paired: PairedRuns | None = None
 
     @property
     def precision(self) -> str:

@@ -21,6 +21,7 @@ from vlmkit.measure.memory import CudaContextMeasurement
 from vlmkit.measure.records import (
     latest_run,
     load_records,
+    notebook_runs,
     read_measurements,
 )
 from vlmkit.models.loading import LoadMeasurement
@@ -36,6 +37,7 @@ from vlmkit.verdicts.rules import (
     MemoryClaimMeasurement,
     current_verdict,
     headline_text,
+    runs_verdict,
     verdict_rows,
 )
 from vlmkit.verdicts.statements import seed_statement_table
@@ -230,7 +232,8 @@ def speed_claim_summary(run_dir: str | Path) -> str:
         headline = [r for _, r in found if r["metrics"].get("role", "supporting") == "headline"]
         supporting = [r for _, r in found if r["metrics"].get("role", "supporting") != "headline"]
         measured = "<br>".join(headline_text(r) for r in headline) or "no headline measurement in this run"
-        verdicts = "<br>".join(current_verdict(r) for r in headline) or "–"
+        runs = {nb: notebook_runs(Path(run_dir) / "results", nb) for nb, _ in found}
+        verdicts = "<br>".join(runs_verdict(r, runs[nb]) for nb, r in found if r in headline) or "–"
         counts: dict[str, int] = {}
         for r in supporting:
             counts[current_verdict(r)] = counts.get(current_verdict(r), 0) + 1

@@ -20,10 +20,12 @@ import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 
 from vlmkit.core.device import synchronize
+from vlmkit.measure.records import Measurement
 from vlmkit.measure.speedup import Speedup
 from vlmkit.measure.timing import TimingStats
 
@@ -116,6 +118,33 @@ class Rounds:
         """Every sample of every side, for records."""
         return {"warmup": self.warmup, "rounds": self.rounds, "order": "alternating (A B, B A, ...)",
                 "seconds": {side: {part: list(v) for part, v in parts.items()} for side, parts in self.seconds.items()}}
+
+
+@dataclass(frozen=True)
+class PairedRuns(Measurement):
+    """A ``paired-runs`` record: two sides timed in interleaved rounds (``baseline`` and ``variant``: what each side
+    was), the speed-up of each part from the paired ratios, and every sample.
+
+    ``speedups``: part -> :meth:`vlmkit.measure.speedup.Speedup.as_dict`; ``rounds``: :meth:`Rounds.as_dict`.
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+
+    EXPERIMENT: ClassVar[str] = "paired-runs"
+    baseline: str
+    variant: str
+    speedups: dict[str, dict[str, Any]]
+    rounds: dict[str, Any]
+
+    @classmethod
+    def of(cls, rounds: Rounds, baseline: str, variant: str) -> PairedRuns:
+        """The record of ``rounds`` whose sides are named ``baseline`` and ``variant``, every part of them."""
+        parts = rounds.seconds[baseline]
+        return cls(baseline, variant, {part: rounds.speedup(baseline, variant, part).as_dict() for part in parts},
+                   rounds.as_dict())
+
+    def speedup(self, part: str) -> Speedup:
+        """The paired speed-up of ``part``."""
+        return Speedup(**self.speedups[part])
 
 
 def time_rounds(sides: Mapping[str, TimedRun], *, warmup: int = MIN_WARMUPS, rounds: int = MIN_PAIRS,

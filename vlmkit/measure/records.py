@@ -34,8 +34,10 @@ from vlmkit.core.device import device_name, resolve_device, total_memory_bytes
 from vlmkit.core.version import __version__
 
 SCHEMA_VERSION = 1
+#: Packages whose version changes the numbers: every attention and kernel package a run may use is named, so that
+#: a run's provenance says which ran (None: not installed).
 TRACKED_PACKAGES = ("torch", "transformers", "bitsandbytes", "accelerate", "vlmkit", "flash-attn", "flash-attn-4",
-                    "torchao")
+                    "nvidia-cutlass-dsl", "triton", "torchao", "mslk-cuda", "gemlite")
 
 
 def package_versions() -> dict[str, str | None]:
@@ -126,6 +128,22 @@ def experiment_records(results_dir: str | Path, notebook: str, experiment: str) 
     Taught in ``notebooks/08_decision.ipynb`` (the seed report reads every notebook's records this way).
     """
     return [r for r in latest_run(load_records(Path(results_dir) / f"{notebook}.json")) if r["experiment"] == experiment]
+
+
+def notebook_runs(results_dir: str | Path, notebook: str) -> list[list[dict[str, Any]]]:
+    """Every execution of a notebook whose records a results folder keeps: one list of records per run id in its
+    results file, and per run id in each file the book's runner set aside (``<notebook>.superseded-*.json``: the
+    same run id executed again), oldest first. Taught in ``notebooks/08_decision.ipynb`` (runs that disagree).
+    """
+    folder = Path(results_dir)
+    files = [*sorted(folder.glob(f"{notebook}.superseded-*.json")), folder / f"{notebook}.json"]
+    runs: list[list[dict[str, Any]]] = []
+    for path in files:
+        by_run: dict[str, list[dict[str, Any]]] = {}
+        for record in load_records(path):
+            by_run.setdefault(record["run_id"], []).append(record)
+        runs += by_run.values()
+    return runs
 
 
 def metric(key: str, default: Any = MISSING) -> Any:

@@ -26,7 +26,7 @@ from vlmkit.models.images import ImageLike, check_pixel_budget, to_rgb_image
 from vlmkit.models.loading import LoadedModel, LoadReport, load_model
 from vlmkit.models.precisions import precision_from_flags
 from vlmkit.runtime.compilation import CompileActivity, watch_compiles, why_nothing_compiled
-from vlmkit.runtime.decode_loop import CacheBuckets, Sampling
+from vlmkit.runtime.decode_loop import CUDA_GRAPH, CacheBuckets, Sampling
 
 #: The largest static KV cache ``use_compile`` gives a conversation (positions): the book's largest query (a 1792 px
 #: image, 3136 visual tokens, and its answer) fits. Smaller conversations get smaller caches (``CacheBuckets``).
@@ -189,7 +189,7 @@ class VLMInference:
         attention_note = attention_for_compiled_decode(self.model, strict_compile)
         if attention_note:
             self.report.notes.append(attention_note)
-        mode = "reduce-overhead" if self.device.type == "cuda" else "default"
+        mode = CUDA_GRAPH if self.device.type == "cuda" else "default"
         self._loops = CacheBuckets(self.model, static_cache_tokens, compile_mode=mode, compile_backend=compile_backend)
         sampling = Sampling.of(self.model.generation_config)
         unsupported = sampling.unsupported(self.model.generation_config)
@@ -197,7 +197,8 @@ class VLMInference:
             f"use_compile=True: vlmkit's decode loop (static KV caches sized to the conversation, "
             f"{', '.join(map(str, self._loops.sizes))} positions, each size one graph compiled on first use; one "
             f"token step compiled whole, torch.compile mode={mode!r}, backend={compile_backend}"
-            + (", replayed as a CUDA graph" if mode == "reduce-overhead" else "") + "; prefill eager; "
+            + (", captured as one CUDA graph per cache size and replayed" if mode == CUDA_GRAPH else "")
+            + "; prefill eager; "
             + ("sampling as the generation config says" if sampling.do_sample else "greedy") + ")"
             + (f"; not applied from the generation config: {', '.join(unsupported)}" if unsupported else ""))
 

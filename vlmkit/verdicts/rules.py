@@ -94,6 +94,43 @@ def current_verdict(record: dict[str, Any]) -> str:
     return m["verdict"]
 
 
+def same_measurement(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two ``speed-claim`` records measured the same thing: claim, what, baseline, variant, precision and
+    device. Taught in ``notebooks/08_decision.ipynb``."""
+    keys = ("claim", "what", "baseline", "variant")
+    return (a["experiment"] == b["experiment"] == "speed-claim" and a["precision"] == b["precision"]
+            and all(a["metrics"].get(k) == b["metrics"].get(k) for k in keys)
+            and a["provenance"].get("device_name") == b["provenance"].get("device_name"))
+
+
+def run_ratios(record: dict[str, Any], runs: list[list[dict[str, Any]]]) -> list[float]:
+    """The ratio ``record``'s measurement had in each execution of ``runs`` (:func:`vlmkit.measure.records.
+    notebook_runs`) that measured it, one per execution (its last), ``record``'s own included once.
+    Taught in ``notebooks/08_decision.ipynb``."""
+    ratios = []
+    for run in runs:
+        found = [r for r in run if same_measurement(r, record)]
+        if found:
+            ratios.append(found[-1]["metrics"]["ratio"])
+    return ratios or [record["metrics"]["ratio"]]
+
+
+def runs_verdict(record: dict[str, Any], runs: list[list[dict[str, Any]]]) -> str:
+    """A claim record's verdict (:func:`current_verdict`), unless separate executions of the same measurement
+    (``runs``) put its ratio on both sides of one of the claim's boundaries: then ``inconclusive (runs disagree:
+    0.54x to 0.89x over 4 runs)``, however narrow each run's own interval was. Taught in
+    ``notebooks/08_decision.ipynb``.
+    """
+    verdict_now = current_verdict(record)
+    if record["experiment"] != "speed-claim":
+        return verdict_now
+    ratios = run_ratios(record, runs)
+    low, high = min(ratios), max(ratios)
+    if len(ratios) > 1 and any(low < bound < high for bound in record["metrics"]["claimed"]):
+        return f"inconclusive (runs disagree: {low:.2f}x to {high:.2f}x over {len(ratios)} runs)"
+    return verdict_now
+
+
 def headline_text(record: dict[str, Any]) -> str:
     """A claim record in a few words: the ratio with its spread and what was compared, why it was not measured, or
     the measured sentence of a mechanism. Taught in ``notebooks/03_dequantization.ipynb``.

@@ -19,12 +19,15 @@ from vlmkit.bench.bandwidth_scaling import (
     BandwidthBound,
     BandwidthClaim,
 )
-from vlmkit.bench.decode_ladder import DecodeRung, RecipePrecision
+from vlmkit.bench.decode_ladder import RECIPE_PAIR, DecodeRung, RecipePrecision
+from vlmkit.bench.linear_layers import OutlierTiming
 from vlmkit.bench.model_speed import ModelSpeed
 from vlmkit.bench.roofline import LinearLayerTiming
+from vlmkit.measure.interleaved import PairedRuns
 from vlmkit.measure.records import (
     Measurement,
     experiment_records,
+    notebook_runs,
     metric,
     read_measurements,
 )
@@ -41,8 +44,8 @@ from vlmkit.verdicts.claims import (
 from vlmkit.verdicts.quality import PairedAccuracyMeasurement
 from vlmkit.verdicts.rules import (
     MemoryClaimMeasurement,
-    current_verdict,
     headline_text,
+    runs_verdict,
     speed_verdict,
     verdict,
 )
@@ -150,6 +153,11 @@ class _Run:
     def records(self, notebook: str, experiment: str) -> list[dict[str, Any]]:
         return experiment_records(self.dir, notebook, experiment)
 
+    def verdict(self, record: dict[str, Any]) -> str:
+        """A claim record's verdict, ``inconclusive`` where separate executions of its notebook kept in this folder
+        disagree across the claim's boundary (:func:`vlmkit.verdicts.rules.runs_verdict`)."""
+        return runs_verdict(record, notebook_runs(self.dir, record["notebook"]))
+
     def missing(self, statement: str, notebook: str) -> Statement:
         return Statement(statement, f"notebook {notebook} has no results in this run's folder", "not run here",
                          notebook[:2])
@@ -213,14 +221,14 @@ def _table_rows(run: _Run) -> list[Statement]:
         if claim:
             if name in speed:
                 parts.append(f"whole query {headline_text(speed[name]).split(' (')[0]} BF16's speed")
-                verdicts.append(f"speed {current_verdict(speed[name])}")
+                verdicts.append(f"speed {run.verdict(speed[name])}")
             else:
                 parts.append("speed: notebook 03 did not judge it here")
         if q_claim:
             if name in quality:
                 q = quality[name]
                 parts.append(f"accuracy {q.relative:.3f} of BF16's (trained tiny model, {q.n} questions)")
-                verdicts.append(f"quality {q.verdict}")
+                verdicts.append(f"quality {q.verdict} (trained tiny model only, not Qwen3-VL-8B)")
             else:
                 parts.append("quality: notebook 02 not run here")
         rows.append(Statement(text, "; ".join(parts), "; ".join(verdicts) or "not run here", "01, 02, 03"))
@@ -232,7 +240,7 @@ def _mechanism_rows(run: _Run) -> list[Statement]:
     found = {r["metrics"]["claim"]: r for r in run.records("03_dequantization", "mechanism-claim")}
     found |= {r["metrics"]["claim"]: r for r in run.records("03_dequantization", "unmeasured-claim")
               if r["metrics"]["claim"] in SEED_MECHANISM_CLAIMS and r["metrics"]["claim"] not in found}
-    return [Statement(text, headline_text(found[key]), current_verdict(found[key]), "03") if key in found
+    return [Statement(text, headline_text(found[key]), run.verdict(found[key]), "03") if key in found
             else run.missing(text, "03_dequantization") for key, text in SEED_MECHANISM_CLAIMS.items()]
 
 
@@ -277,8 +285,20 @@ def _data_path_row(run: _Run) -> Statement:
             f"result to 16 bit: {int8[0].split(' (')[0] if int8 else 'not profiled here'}; no layer re-quantizes its "
             "output, so activations between layers stay 16-bit; NF4 runs gemm_4bit (no dense copy of the weight at "
             "M = 1, a dense 16-bit weight inside it for larger M)")
-    return Statement(DATA_PATH_TEXT, text, "refuted: the weights are never dequantized by LLM.int8, and nothing is "
-                     "quantized back to INT8 after the compute", "03")
+    outliers = [r.measurement for r in read_measurements(OutlierTiming, run.dir, "03_dequantization")]
+    if not outliers:
+        return Statement(DATA_PATH_TEXT, text + "; inputs with outlier features not timed in this run",
+                         "refuted on inputs without outlier features: the weights are never dequantized by "
+                         "LLM.int8, and nothing is quantized back to INT8 after the compute", "03")
+    ran = [o for o in outliers if o.dequantizes_outliers]
+    slow = sorted(o.slowdown for o in outliers)
+    text += (f"; on inputs with outlier features ({outliers[0].outlier_features} of {outliers[0].K} features at "
+             f"magnitude 20), {len(ran)} of {len(outliers)} INT8 calls dequantized the weight's outlier columns to "
+             f"16 bit for a 16-bit matmul beside the int8 one ({slow[0]:.2f}x to {slow[-1]:.2f}x the time)")
+    verdict_ = ("partly: only the weight columns of outlier features are dequantized to 16 bit (the rest is computed "
+                "in int8), and nothing is quantized back to INT8 after the compute" if ran else
+                "refuted: even with outlier features no weight was dequantized, and nothing is quantized back to INT8")
+    return Statement(DATA_PATH_TEXT, text, verdict_, "03")
 
 
 def _speedup_rows(run: _Run) -> list[Statement]:
@@ -293,7 +313,7 @@ def _speedup_rows(run: _Run) -> list[Statement]:
             rows.append(Statement(text, "no headline measurement in this run's folder", "not run here", "04-07"))
             continue
         rows.append(Statement(text, "<br>".join(headline_text(r) for _, r in found),
-                              ", ".join(current_verdict(r) for _, r in found),
+                              ", ".join(run.verdict(r) for _, r in found),
                               ", ".join(sorted({nb[:2] for nb, _ in found}))))
     return rows
 
@@ -463,10 +483,18 @@ def _recipe_row(run: _Run) -> Statement:
         quantized.setdefault(r.precision, {})[r.measurement.variant] = r.measurement.query_s
     quantized_text = "".join(f"; {get_precision(p).label}: {v['default'] / v[next(k for k in v if k != 'default')]:.2f}x "
                              "per query (nothing compiled: bitsandbytes)" for p, v in quantized.items() if len(v) == 2)
-    measured = (f"as one call, BF16: {per_query:.2f}x the seed's defaults per query, {per_token:.2f}x per decoded "
-                f"token ({recipe.note}){quantized_text}; {apart}")
-    outcome = ("refuted: slower than the defaults" if per_query < 0.95 else
-               "holds: faster than the defaults" if per_query > 1.05 else "no measurable gain over the defaults")
+    pairs = [r.measurement for r in read_measurements(PairedRuns, run.dir, "09_decode_ladder")
+             if (r.measurement.baseline, r.measurement.variant) == RECIPE_PAIR]
+    if not pairs:  # a run from before the recipe was paired: its rungs were timed one after the other
+        measured = (f"as one call, BF16: {per_query:.2f}x the seed's defaults per query, {per_token:.2f}x per "
+                    f"decoded token, timed one after the other, not in pairs ({recipe.note}){quantized_text}; {apart}")
+        return Statement(RECIPE_TEXT, measured, "inconclusive: not timed in interleaved pairs", "05, 06, 09")
+    q = pairs[-1].speedup("query")
+    measured = (f"as one call, BF16: {q.ratio:.2f}x [{q.low:.2f}, {q.high:.2f}] the seed's defaults per whole query "
+                f"({q.pairs} interleaved pairs), {pairs[-1].speedup('decode').ratio:.2f}x per decoded token "
+                f"({recipe.note}){quantized_text}; {apart}")
+    outcome = ("refuted: slower than the defaults" if q.high < 1 else "holds: faster than the defaults" if q.low > 1
+               else "inconclusive: the interval contains 1x")
     return Statement(RECIPE_TEXT, measured, outcome, "05, 06, 09")
 
 
