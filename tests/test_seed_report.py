@@ -329,3 +329,26 @@ def test_a_row_whose_notebook_did_not_run_says_so_and_passes_nothing(tmp_path, p
         else:  # the first absent notebook the row reads is named
             assert row.verdict == "not run here" and row.notebook in absent, (text, row)
             assert "has no results in this run's folder" in row.measured
+
+
+def _bound(model: str, parameters: int, share: float, decode_s: float, kernel_s: float) -> dict:
+    """A bandwidth-bound record's metrics as notebook 08 writes them."""
+    bound = {"regime": "memory bound" if share >= 0.25 else "overhead bound", "intensity": 1.0,
+             "bandwidth_share": share, "flops_share": 0.001}
+    return {"model": model, "layers": 1, "published_layers": 1, "parameters": parameters, "step_flops": 1.0,
+            "step_bytes": 1, "query_s": 1.0, "prefill_s": 0.1, "decode_s_per_token": decode_s,
+            "kernel_s_per_token": kernel_s, "bound": bound, "kernels_bound": None,
+            "ceilings": {"bandwidth": 1e12, "flops": 1e15, "dtype": "bfloat16"}}
+
+
+@pytest.mark.parametrize(("large_share", "expected"), [(0.28, "partly: holds at a 10% and 25% cut-off, not at 50%"),
+                                                      (0.6, "holds at every cut-off"),
+                                                      (0.05, "refuted at every cut-off")])
+def test_the_bandwidth_claim_is_judged_at_every_cut_off_with_the_busy_share(tmp_path, large_share, expected):
+    _write(tmp_path / "08_decision.json", "08_decision", [
+        ("bandwidth-bound", "bf16", _bound("small", 8, 0.09, 0.04, 0.008)),
+        ("bandwidth-bound", "bf16", _bound("large", 72, large_share, 0.12, 0.04)),
+        ("bandwidth-claim", "bf16", {"measured_text": "decode per token: ...", "verdict": "holds"})])
+    row = next(r for r in seed_statements(tmp_path) if r.statement.startswith("70B+ models are bandwidth bound"))
+    assert row.verdict == expected
+    assert "the GPU's kernels take 33% of each large-model step (40.0 of 120.0 ms), 20% of the small one's" in row.measured

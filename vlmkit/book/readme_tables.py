@@ -8,6 +8,8 @@ Taught in ``notebooks/01_loading_precisions.ipynb`` (memory) and ``notebooks/02_
 
 from __future__ import annotations
 
+import json
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -388,6 +390,34 @@ def bench_table(bench_dir: str | Path) -> str:
     return "\n".join(lines)
 
 
+#: The variants of ``.ci/gpu-graph-diagnostic.py``'s runs, in words.
+GRAPH_VARIANTS = {"trees": "compiled, torch.compile's CUDA-graph trees (mode reduce-overhead)",
+                  "captured-compiled": "compiled, captured by hand as one CUDA graph (vlmkit's cuda-graph)",
+                  "captured-eager": "eager step, captured by hand as one CUDA graph", "eager": "eager step"}
+
+
+def graph_diagnostic_table(bench_dir: str | Path) -> str:
+    """Markdown table of ``.ci/gpu-graph-diagnostic.py``'s ``graph-diagnostic.json`` in ``bench_dir``: per precision
+    and way of replaying the decode step, ms per token (median), the host's time inside each step call, the step
+    back to back, and the speed against BF16 in the same variant. Taught in ``notebooks/10_int4_decode.ipynb``.
+    """
+    found = json.loads((Path(bench_dir) / "graph-diagnostic.json").read_text())
+    runs = found["runs"]
+    per_token = {(r["precision"], r["variant"]): statistics.median(r["ms_per_token"]) for r in runs}
+    lines = [f"{found['gpu']} · {found.get('measured', '')} · torch {found['torch']}; 448 px image, 512-position "
+             f"static cache, 64-token answers, median of {len(runs[0]['ms_per_token'])} after a warm-up "
+             f"({found.get('code', '.ci/gpu-graph-diagnostic.py')}).", "",
+             "| precision | decode step | ms per token | host µs per step call | step back to back (ms) | "
+             "vs BF16, same step |", "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for r in runs:
+        bf16 = per_token.get(("bf16", r["variant"]))
+        mine = per_token[(r["precision"], r["variant"])]
+        lines.append(f"| {r['precision']} | {GRAPH_VARIANTS[r['variant']]} | {mine:.2f} | "
+                     f"{r['host_us_per_step_median']:,.0f} | {r['raw_steps_ms']:.2f} | "
+                     f"{f'{bf16 / mine:.2f}x' if bf16 else '–'} |")
+    return "\n".join(lines)
+
+
 #: The README's generated blocks: marker name -> (table function, reference run folder).
 README_BLOCKS: dict[str, tuple[Callable[[Path], str], str]] = {
     "reference-runs": (run_table, "reference"),
@@ -400,6 +430,7 @@ README_BLOCKS: dict[str, tuple[Callable[[Path], str], str]] = {
     "h200-decode-table": (decode_table, "reference/nvidia-h200"),
     "h200-speed-verdicts": (speed_verdict_table, "reference/nvidia-h200"),
     "h100-decode-bench": (bench_table, "reference/nvidia-h100-80gb-hbm3/bench"),
+    "h100-graph-diagnostic": (graph_diagnostic_table, "reference/nvidia-h100-80gb-hbm3/bench"),
     "cpu-speed-summary": (speed_claim_summary, "reference/cpu-x86_64"),
     "cpu-speed-verdicts": (speed_verdict_table, "reference/cpu-x86_64"),
 }

@@ -112,8 +112,8 @@ def judge_seed_advice(evidence: SeedEvidence, batch_sizes: Sequence[int]) -> lis
     """The seed's seven sentences of card advice, each with its verdict and the evidence behind it.
 
     "BF16 may OOM on a 10 GB card on complex images" is *partly* right when BF16 never fits (not only complex
-    images); "INT8 frees memory for batch 4 instead of 2" is *inconclusive* when both reach the largest batch of
-    ``batch_sizes``; "two INT8 models need 16 GB" is planned (two models' allocator peaks and one CUDA context).
+    images); "INT8 frees memory for batch 4 instead of 2" is judged at the smallest image where BF16's batch is limited
+    by memory on 24 GiB (*inconclusive* where it never is); "two INT8 models need 16 GB" is planned (two models' allocator peaks and one CUDA context).
     Taught in ``notebooks/08_decision.ipynb``.
     """
     runs, images, small = evidence.runs, evidence.images, min(evidence.images)
@@ -134,13 +134,18 @@ def judge_seed_advice(evidence: SeedEvidence, batch_sizes: Sequence[int]) -> lis
     judge("8 GB cards need INT8 or INT4", "holds" if i8[0] and n8[0] else "partly (INT4 only)" if n8[0] else "refuted",
           f"on 8 GiB at {small} px: INT8 {'runs' if i8[0] else 'does not fit'} ({i8[1]}), NF4 "
           f"{'runs' if n8[0] else 'does not fit'} ({n8[1]})")
-    bf_b = max((b for b in batch_sizes if runs("bf16", 24, small, b)[0]), default=0)
-    i8_b = max((b for b in batch_sizes if runs("int8", 24, small, b)[0]), default=0)
+    largest = {(p, s): max((b for b in batch_sizes if runs(p, 24, s, b)[0]), default=0)
+               for p in ("bf16", "int8") for s in images}
+    limited = [s for s in images if largest[("bf16", s)] < max(batch_sizes)]  # where BF16's memory is the limit
+    at = limited[0] if limited else images[-1]
+    bf_b, i8_b = largest[("bf16", at)], largest[("int8", at)]
     judge("INT8 frees memory for batch 4 instead of 2",
-          "inconclusive (both reach the largest batch tried)" if i8_b == bf_b == max(batch_sizes)
+          "inconclusive (BF16 reaches the largest batch tried at every image size)" if not limited
           else "holds" if i8_b > bf_b else "refuted",
-          f"largest batch at {small} px on a 24 GiB card: BF16 {bf_b}, INT8 {i8_b} "
-          f"(batches tried: {list(batch_sizes)})")
+          (f"at {at} px, the smallest image where BF16's batch is limited by memory on a 24 GiB card: " if limited
+           else f"BF16 is never memory-limited on a 24 GiB card here; at {at} px: ")
+          + f"largest batch BF16 {bf_b}, INT8 {i8_b} (batches tried: {list(batch_sizes)}; per image: "
+          + ", ".join(f"{s} px BF16 {largest[('bf16', s)]} / INT8 {largest[('int8', s)]}" for s in images) + ")")
     one = plan_memory(evidence.model, "int8", image_size=small, new_tokens=evidence.new_tokens, device="cuda")
     two = 2 * one.allocator_peak_bytes + one.cuda_context_bytes
     judge("two INT8 models need 16 GB, which fits a 4090 (24 GB)",

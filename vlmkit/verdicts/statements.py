@@ -21,8 +21,8 @@ from vlmkit.bench.bandwidth_scaling import (
 )
 from vlmkit.bench.decode_ladder import RECIPE_PAIR, DecodeRung, RecipePrecision
 from vlmkit.bench.linear_layers import OutlierTiming
-from vlmkit.bench.model_speed import ModelSpeed
-from vlmkit.bench.roofline import LinearLayerTiming
+from vlmkit.bench.model_speed import OTHER_CUTOFFS, ModelSpeed
+from vlmkit.bench.roofline import OVERHEAD_SHARE, LinearLayerTiming
 from vlmkit.measure.interleaved import PairedRuns
 from vlmkit.measure.records import (
     Measurement,
@@ -442,7 +442,23 @@ def _bandwidth_row(run: _Run) -> Statement:
         return Statement(BANDWIDTH_TEXT, "not measured in this run (it needs a CUDA GPU that holds at least part of "
                          "a 72B-shaped model)", "not measured here", "08")
     m = found[0].measurement
-    return Statement(BANDWIDTH_TEXT, m.measured_text, m.verdict, "08")
+    bounds = sorted((r.measurement for r in read_measurements(BandwidthBound, run.dir, "08_decision")),
+                    key=lambda b: b.parameters)
+    if len(bounds) < 2:
+        return Statement(BANDWIDTH_TEXT, m.measured_text, m.verdict, "08")
+    small, large = bounds[0], bounds[-1]
+    cutoffs = sorted({*OTHER_CUTOFFS, OVERHEAD_SHARE})
+    held = [c for c in cutoffs if large.bound["bandwidth_share"] >= c > small.bound["bandwidth_share"]]
+    busy = ("" if large.kernel_s_per_token is None else
+            f"; the GPU's kernels take {large.kernel_s_per_token / large.decode_s_per_token:.0%} of each large-model "
+            f"step ({1e3 * large.kernel_s_per_token:.1f} of {1e3 * large.decode_s_per_token:.1f} ms), "
+            f"{small.kernel_s_per_token / small.decode_s_per_token:.0%} of the small one's")
+    text = (m.measured_text + "; memory bound (the large model) and not (the small one) at a cut-off of "
+            + ", ".join(f"{c:.0%}: {'yes' if c in held else 'no'}" for c in cutoffs) + busy)
+    verdict_ = ("holds at every cut-off" if len(held) == len(cutoffs) else "refuted at every cut-off" if not held
+                else "partly: holds at a " + " and ".join(f"{c:.0%}" for c in held) + " cut-off, not at "
+                + " and ".join(f"{c:.0%}" for c in cutoffs if c not in held))
+    return Statement(BANDWIDTH_TEXT, text, verdict_, "08")
 
 
 def _large_model_row(run: _Run) -> Statement:
