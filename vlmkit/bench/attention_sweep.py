@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vlmkit.bench.query import STANDARD_QUESTION
-from vlmkit.bench.query import QuerySetup, resolve_model, standard_query
+from vlmkit.bench.query import STANDARD_QUESTION, QuerySetup, ask_fixed_length, resolve_model, standard_query
 from vlmkit.core.device import resolve_device
 from vlmkit.core.formatting import human_bytes
 from vlmkit.core.progress import progress
@@ -202,7 +201,7 @@ def _asker(vlm: VLMInference, variant: AttentionVariant, image: np.ndarray, new_
            calls: list[CallStats]) -> Callable[[], None]:
     def ask() -> None:
         with using_attention(vlm, variant):
-            calls.append(vlm.ask(image, STANDARD_QUESTION, max_new_tokens=new_tokens, min_new_tokens=new_tokens).stats)
+            calls.append(ask_fixed_length(vlm, image, new_tokens).stats)
     return ask
 
 
@@ -228,7 +227,7 @@ def sweep_attention(vlm: VLMInference, settings: AttentionSettings, store: Resul
                     with using_attention(vlm, variant):
                         vision = time_vision_tower(vlm, inputs, warmup=1, repeats=settings.repeats)
                         vision_peak = vision_tower_peak_bytes(vlm, inputs)
-                        vlm.ask(image, STANDARD_QUESTION, max_new_tokens=n, min_new_tokens=n)  # warm-up query
+                        ask_fixed_length(vlm, image, n)  # warm-up query
             except RuntimeError as exc:  # e.g. "No available kernel": the backend cannot run this call here
                 refusal = AttentionRefusal(variant.name, "; ".join([str(exc).splitlines()[0][:160],
                                                                     *kernel_refusals(caught)]))

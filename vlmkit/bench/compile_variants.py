@@ -22,8 +22,15 @@ from typing import Any, ClassVar
 import torch
 from transformers import CompileConfig
 
-from vlmkit.bench.query import STANDARD_QUESTION, standard_image
-from vlmkit.bench.query import QuerySetup, resolve_model, standard_query
+from vlmkit.bench.query import (
+    STANDARD_QUESTION,
+    QuerySetup,
+    ask_fixed_length,
+    query_seconds,
+    resolve_model,
+    standard_image,
+    standard_query,
+)
 from vlmkit.core.device import resolve_device
 from vlmkit.core.formatting import provenance_line, readable_log_axis
 from vlmkit.core.progress import progress
@@ -154,7 +161,8 @@ class CompileVariants:
         ``decode``), from the rounds they ran interleaved; ``None`` where they did not (nothing compiled)."""
         rounds = self.paired.get(precision)
         baseline, _, supported, _ = VARIANTS
-        return rounds.speedup(baseline.name, supported.name, phase) if rounds is not None else None
+        part = "query" if phase == "total" else phase  # a variant's samples call the whole query "total"
+        return rounds.speedup(baseline.name, supported.name, part) if rounds is not None else None
 
     def get(self, precision: str, variant: GenerationVariant) -> CompileVariantRun | None:
         """``variant`` in ``precision``, or ``None`` where it could not run."""
@@ -200,8 +208,7 @@ def _interleave(settings: CompileSettings, vlm: VLMInference, eager: EagerForwar
     def side(variant: GenerationVariant) -> TimedRun:
         def run() -> dict[str, float]:
             use_variant(vlm, variant, eager)
-            stats = vlm.ask(image, STANDARD_QUESTION, max_new_tokens=n, min_new_tokens=n).stats
-            return {"total": stats.total_s, "prefill": stats.prefill_s, "decode": stats.decode_s_per_token}
+            return query_seconds(ask_fixed_length(vlm, image, n).stats)
         return run
 
     try:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from vlmkit.bench.decode_ladder import LadderSettings
-from vlmkit.bench.query import STANDARD_QUESTION, QuerySetup, standard_image, standard_query
+from vlmkit.bench.query import QuerySetup, ask_fixed_length, standard_image, standard_query
 from vlmkit.bench.roofline import Ceilings, decode_step_work, measure_ceilings
 from vlmkit.core.device import resolve_device
 from vlmkit.core.progress import progress
@@ -110,7 +110,7 @@ def kernel_part(name: str) -> str:
 
 def _ask(vlm: VLMInference, query: QuerySetup) -> CallStats:
     image = standard_image(query.image_size)
-    return vlm.ask(image, STANDARD_QUESTION, max_new_tokens=query.new_tokens, min_new_tokens=query.new_tokens).stats
+    return ask_fixed_length(vlm, image, query.new_tokens).stats
 
 
 def measure_variant(vlm: VLMInference, variant: str, query: QuerySetup, repeats: int, ceilings: Ceilings, *,

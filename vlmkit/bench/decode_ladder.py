@@ -35,7 +35,14 @@ import torch
 from torch import nn
 
 from vlmkit.bench.linear_layers import activations
-from vlmkit.bench.query import STANDARD_QUESTION, QuerySetup, standard_image, standard_query
+from vlmkit.bench.query import (
+    STANDARD_QUESTION,
+    QuerySetup,
+    ask_fixed_length,
+    query_seconds,
+    standard_image,
+    standard_query,
+)
 from vlmkit.bench.roofline import Ceilings, decode_step_work, measure_ceilings
 from vlmkit.core.device import resolve_device
 from vlmkit.errors import ConfigurationError
@@ -234,8 +241,7 @@ def generate_rung(name: str, vlm: VLMInference, ceilings: Ceilings, *, image_siz
     if new_tokens < 2:
         raise ValueError(f"decode time per token needs at least 2 new tokens, got {new_tokens}")
     image = standard_image(image_size)
-    calls = [vlm.ask(image, STANDARD_QUESTION, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
-             for _ in range(repeats + 1)]
+    calls = [ask_fixed_length(vlm, image, new_tokens) for _ in range(repeats + 1)]
     attention = vlm.report.attention
     said = attention.note if attention.note.startswith(attention.used) else (
         f"{attention.used} ({attention.note})" if attention.note else attention.used)
@@ -310,10 +316,7 @@ def pair_recipe(settings: LadderSettings, default: VLMInference, recipe: VLMInfe
     image, n = standard_image(settings.query.image_size), settings.new_tokens
 
     def side(vlm: VLMInference) -> TimedRun:
-        def run() -> dict[str, float]:
-            stats = vlm.ask(image, STANDARD_QUESTION, max_new_tokens=n, min_new_tokens=n).stats
-            return {"query": stats.total_s, "prefill": stats.prefill_s, "decode": stats.decode_s_per_token}
-        return run
+        return lambda: query_seconds(ask_fixed_length(vlm, image, n).stats)
 
     rounds = time_rounds({RECIPE_PAIR[0]: side(default), RECIPE_PAIR[1]: side(recipe)}, warmup=MIN_WARMUPS,
                          rounds=max(settings.repeats, MIN_PAIRS))

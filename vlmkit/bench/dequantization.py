@@ -19,7 +19,7 @@ from functools import partial
 import numpy as np
 import torch
 
-from vlmkit.bench.query import STANDARD_QUESTION, standard_image
+from vlmkit.bench.query import ask_fixed_length, query_seconds, standard_image
 from vlmkit.bench.linear_layers import unaligned_4bit_layers
 from vlmkit.bench.model_speed import ModelRun, ModelSpeed
 from vlmkit.bench.query import QuerySetup, standard_query
@@ -127,14 +127,6 @@ def dequantization_settings(device: str | torch.device = "auto", model: str = "a
         model_repeats=model_repeats or MIN_PAIRS)
 
 
-def ask_fixed_length(vlm: VLMInference, image: np.ndarray, new_tokens: int) -> Answer:
-    """The book's question about ``image``, answered with exactly ``new_tokens`` tokens (speed, not answer length).
-
-    Taught in ``notebooks/03_dequantization.ipynb``.
-    """
-    return vlm.ask(image, STANDARD_QUESTION, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
-
-
 def measure_model_speeds(store: ResultsStore, model: str, precisions: Sequence[str], device: torch.device, *,
                          query: QuerySetup, repeats: int) -> dict[str, ModelRun]:
     """Load ``model`` in each precision and answer ``query`` (a fixed-length answer about a seeded random image):
@@ -222,7 +214,7 @@ def _paired_with(base: _LoadedPrecision, other: _LoadedPrecision, new_tokens: in
             stats = loaded.ask(new_tokens).stats
             if keep:
                 calls.append(stats)
-            return {"query": stats.total_s, "prefill": stats.prefill_s, "decode": stats.decode_s_per_token}
+            return query_seconds(stats)
         return run
 
     warm = {base.name: side(base, False), other.name: side(other, False)}

@@ -13,6 +13,7 @@ import torch
 
 from vlmkit.models.architectures import REGISTRY
 from vlmkit.models.checkpoints import write_checkpoint
+from vlmkit.runtime.inference import Answer, CallStats, VLMInference
 
 
 #: The question of the book's standard query (about a random image: the speed notebooks measure speed, not answers).
@@ -46,6 +47,26 @@ def standard_image(image_size: int) -> np.ndarray:
     Taught in ``notebooks/03_dequantization.ipynb``.
     """
     return (np.random.default_rng(0).random((image_size, image_size, 3)) * 255).astype(np.uint8)
+
+
+def ask_fixed_length(vlm: VLMInference, image: np.ndarray, new_tokens: int) -> Answer:
+    """The book's question about ``image``, answered with exactly ``new_tokens`` tokens (speed, not answer length).
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    return vlm.ask(image, STANDARD_QUESTION, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
+
+
+#: The parts of a query that interleaved timings compare: the whole query, its prefill, and decode per token.
+QUERY_PARTS = ("query", "prefill", "decode")
+
+
+def query_seconds(stats: CallStats) -> dict[str, float]:
+    """One call's seconds by :data:`QUERY_PARTS`: a side's run in :func:`vlmkit.measure.interleaved.time_rounds`.
+
+    Taught in ``notebooks/03_dequantization.ipynb``.
+    """
+    return {"query": stats.total_s, "prefill": stats.prefill_s, "decode": stats.decode_s_per_token}
 
 
 def resolve_model(model: str, device: torch.device) -> tuple[str, Path | None]:

@@ -20,8 +20,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vlmkit.bench.query import STANDARD_QUESTION, standard_image
-from vlmkit.bench.query import QuerySetup, resolve_model, standard_query
+from vlmkit.bench.query import (
+    STANDARD_QUESTION,
+    QuerySetup,
+    ask_fixed_length,
+    query_seconds,
+    resolve_model,
+    standard_image,
+    standard_query,
+)
 from vlmkit.bench.roofline import Ceilings, PhaseBound, classify_phase, linear_cost
 from vlmkit.core.device import resolve_device
 from vlmkit.measure.interleaved import MIN_PAIRS, MIN_WARMUPS, TimedRun, paired_speedup, time_interleaved, time_rounds
@@ -232,8 +239,7 @@ def tf32_reach(vlm: VLMInference, settings: TF32Settings, precision: str) -> TF3
     Taught in ``notebooks/07_tf32_transfers.ipynb``.
     """
     query, image = settings.query, standard_image(settings.query.image_size)
-    work = matmul_work(lambda: vlm.ask(image, STANDARD_QUESTION, max_new_tokens=query.new_tokens,
-                                       min_new_tokens=query.new_tokens))
+    work = matmul_work(lambda: ask_fixed_length(vlm, image, query.new_tokens))
     return TF32Reach.of(precision, work)
 
 
@@ -251,16 +257,14 @@ def tf32_queries(vlm: VLMInference, settings: TF32Settings, precision: str, *,
     def side(enabled: bool) -> TimedRun:
         def run() -> dict[str, float]:
             with tf32(enabled):
-                stats = vlm.ask(image, STANDARD_QUESTION, max_new_tokens=query.new_tokens,
-                                min_new_tokens=query.new_tokens).stats
-            return {"total": stats.total_s, "prefill": stats.prefill_s, "decode": stats.decode_s_per_token}
+                return query_seconds(ask_fixed_length(vlm, image, query.new_tokens).stats)
         return run
 
     rounds = time_rounds({"off": side(False), "on": side(True)}, warmup=MIN_WARMUPS,
                          rounds=max(settings.repeats, MIN_PAIRS))
     return [TF32Timing(f"{precision.upper()} model, {what} ({query.describe()})", role, rounds.stats("off", part),
                        rounds.stats("on", part))
-            for part, what, role in (("total", "whole query, ms per query", "headline" if headline else "supporting"),
+            for part, what, role in (("query", "whole query, ms per query", "headline" if headline else "supporting"),
                                      ("prefill", "prefill", "supporting"),
                                      ("decode", "decode, per token", "supporting"))]
 
