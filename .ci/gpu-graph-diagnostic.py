@@ -4,7 +4,7 @@ the eager step for scale, per precision, on the 8B shape at the book's query. Fo
 host time spent in each step call (a step that returns at once leaves the GPU working alone), the step timed back
 to back, TorchInductor's counters. Writes $OUT/graph-diagnostic.json; run on the GPU host (issue 20):
 
-    PYTHONPATH=.gpu-site:$PWD python3 .ci/gpu-graph-diagnostic.py int4,bf16
+    PYTHONPATH=.gpu-site:$PWD python3 .ci/gpu-graph-diagnostic.py int4,bf16 [trees,captured-compiled,eager]
 
 The H100 run of 2026-12-07 (reference/nvidia-h100-80gb-hbm3/bench/graph-diagnostic.json) measured the hand capture
 with a subclass of DecodeLoop that commit ef29712's loop did not have yet; that capture is now DecodeLoop's own.
@@ -73,7 +73,7 @@ def main() -> None:
     results = {"torch": torch.__version__, "gpu": torch.cuda.get_device_name(), "runs": []}
     for precision in sys.argv[1].split(","):
         vlm = VLMInference(os.environ.get("MODEL", "qwen3-vl-8b"), precision=precision, device="cuda")
-        for variant in MODES:
+        for variant in (sys.argv[2].split(",") if len(sys.argv) > 2 else MODES):
             results["runs"].append(measure(vlm, precision, variant))
             print(json.dumps(results["runs"][-1]), flush=True)
             with open(f"{OUT}/graph-diagnostic.json", "w") as f:

@@ -5,7 +5,7 @@ standard image (:func:`vlmkit.bench.query.standard_query`) once as the warm-up (
 ``repeats`` times more, and reports per precision and variant: tokens per second, the share of the measured
 copy bandwidth its decode reaches (the weight bytes each token reads over the time per token), the whole query,
 prefill, and the warm-up, first with whatever TorchInductor's on-disk cache holds and again after
-``torch._dynamo.reset()`` (the cache warm: what a second process pays). Variants: ``compiled``
+:meth:`~vlmkit.runtime.inference.VLMInference.forget_compiled_steps` (the cache warm: what a second process pays). Variants: ``compiled``
 (``use_compile=True``: vlmkit's loop; bitsandbytes' precisions, which transformers does not compile, then run
 uncompiled and say so) and ``eager`` (``generate``, the seed's defaults). ``--profile`` adds, on CUDA, where one
 token's time goes (:func:`token_profile`). Every result is a ``decode-bench`` (:class:`DecodeBench`) or
@@ -71,7 +71,7 @@ class DecodeBench(Measurement):
     whole_query_ms: float
     whole_query_spread: tuple[float, float]  # the fastest and the slowest timed query (ms)
     warmup_s: float
-    cached_warmup_s: float | None  # compiled: the first answer again after torch._dynamo.reset()
+    cached_warmup_s: float | None  # compiled: the first answer again after forget_compiled_steps()
     graphs_in_warmup: int | None
     graphs_after_warmup: int | None  # graphs compiled by the timed answers: 0 unless a shape needed a new graph
     bytes_per_token: int
@@ -116,7 +116,7 @@ def _ask(vlm: VLMInference, query: QuerySetup) -> CallStats:
 def measure_variant(vlm: VLMInference, variant: str, query: QuerySetup, repeats: int, ceilings: Ceilings, *,
                     inductor_tuning: bool = False) -> DecodeBench:
     """Time ``vlm`` (loaded for ``variant``) on ``query``: the warm-up, ``repeats`` answers, and for a compiled
-    model the warm-up again after ``torch._dynamo.reset()``. Taught in ``notebooks/10_int4_decode.ipynb``.
+    model the warm-up again after ``vlm.forget_compiled_steps()``. Taught in ``notebooks/10_int4_decode.ipynb``.
     """
     if query.new_tokens < 2:
         raise ConfigurationError(f"decode time per token needs at least 2 new tokens, got {query.new_tokens}")
@@ -125,7 +125,7 @@ def measure_variant(vlm: VLMInference, variant: str, query: QuerySetup, repeats:
     compiled = vlm.decodes_compiled
     cached = None
     if compiled:
-        torch._dynamo.reset()
+        vlm.forget_compiled_steps()
         cached = _ask(vlm, query).total_s
     per_token = float(np.median([c.decode_s_per_token for c in calls]))
     step_bytes = decode_step_work(measure_footprint(vlm.model))[1]

@@ -328,6 +328,11 @@ class CacheBuckets:
         self._options = loop_options
         self._loops: dict[int, DecodeLoop] = {}
 
+    def forget_steps(self) -> None:
+        """Drop every loop (their caches, compiled steps and CUDA graphs): the next conversation builds its loop, and
+        compiles its step, again."""
+        self._loops.clear()
+
     def loop_for(self, positions: int, continuing: object = None) -> DecodeLoop:
         """The loop of the smallest cache that holds ``positions``; with ``continuing`` (the conversation's cache)
         its positions are copied there first when it is another loop's."""

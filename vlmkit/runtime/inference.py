@@ -207,6 +207,17 @@ class VLMInference:
         """Whether answers decode through the compiled loop (``use_compile`` on a model that compiles)."""
         return self._loops is not None
 
+    def forget_compiled_steps(self) -> None:
+        """Start compiling afresh, as a new process would: the conversation, the decode loops with their compiled
+        steps and CUDA graphs, and TorchDynamo's in-process state are dropped (``torch._dynamo.reset()``); the next
+        call that decodes compiles again, from what TorchInductor's on-disk cache holds. Benchmarks time that
+        call as the warm-up with caches warm. Taught in ``notebooks/10_int4_decode.ipynb``.
+        """
+        self._conversation = None
+        if self._loops is not None:
+            self._loops.forget_steps()
+        torch._dynamo.reset()
+
     @property
     def max_pixels(self) -> int:
         """The image processor's pixel budget (``size['longest_edge']``)."""
