@@ -6,7 +6,8 @@
 # installs the carried wheelhouse; then, each stage under its own time limit (seconds; 0 skips the stage) so that
 # what was measured still comes back:
 #   TEST_SECONDS (150)   the CUDA-only tests of the decode loop (the hand-captured CUDA graph)
-#   FIRST_SECONDS (330)  `python -m vlmkit.bench decode`: BF16, INT4 and INT4 with lm_head, compiled, profiled
+#   FIRST_SECONDS (330)  `python -m vlmkit.bench decode`: BF16, INT4, INT4 with lm_head and INT4 in groups of 64,
+#                        compiled, profiled
 #   SECOND_SECONDS (130) INT4 compiled with torchao's recommended TorchInductor settings
 #   THIRD_SECONDS (60)   BF16 through eager generate (the seed's defaults)
 #   DIAG_SECONDS (0)     .ci/gpu-graph-diagnostic.py, the bare DecodeLoop beside the bench (DIAG_MODES)
@@ -30,7 +31,7 @@ if stage "${TEST_SECONDS:-150}"; then
   timeout "${TEST_SECONDS:-150}" python3 -m pytest -q -p no:cacheprovider -o addopts="" tests/test_decode_loop.py \
     -k cuda 2>&1 | tail -5 | tee -a "$out/log.txt"
 fi
-stage "${FIRST_SECONDS:-330}" && bench "${FIRST_SECONDS:-330}" --precisions bf16,int4,int4-head --variants compiled \
+stage "${FIRST_SECONDS:-330}" && bench "${FIRST_SECONDS:-330}" --precisions bf16,int4,int4-head,int4-g64 --variants compiled \
   --profile --repeats 5
 stage "${SECOND_SECONDS:-130}" && bench "${SECOND_SECONDS:-130}" --precisions int4 --variants compiled \
   --inductor-tuning --repeats 5

@@ -251,3 +251,18 @@ def test_twins_store_the_same_bytes_on_the_cpu_reference_run():
                   after_queries=None)
     assert text.endswith("- This run is on a CPU: there is no CUDA context, and no card to fit.\n")
     assert text.startswith("- FP16 stores exactly the same bytes as BF16.\n")
+
+
+def test_the_int4_kernel_candidate_loads_by_name_with_its_group_size_and_stays_out_of_the_tables(loaded_by_precision):
+    from vlmkit.models.precisions import INT4_CANDIDATES, get_precision
+
+    g64 = get_precision("int4-g64")
+    assert g64 is INT4_CANDIDATES["int4-g64"] and g64.group_size == 64 and g64.quantization == "int4"
+    assert "int4-g64" not in PRECISION_NAMES  # the book's tables compare storage, and it stores what int4 stores
+    weights = [m.weight for n, m in loaded_by_precision("int4-g64").model.named_modules()
+               if isinstance(m, nn.Linear) and ".language_model." in n]
+    groups = {w.block_size[-1] for w in weights}  # torchao's per-group block: (1, group size)
+    assert groups == {64} and "groups of 64" in loaded_by_precision("int4-g64").report.quant_backend
+    base = [m.weight for n, m in loaded_by_precision("int4").model.named_modules()
+            if isinstance(m, nn.Linear) and ".language_model." in n]
+    assert {w.block_size[-1] for w in base} == {128}

@@ -71,14 +71,14 @@ class Int4Verdict(Measurement):
     device_type: str
 
 
-def int4_kernel(device: torch.device) -> str:
-    """The INT4 kernel torchao gives the decoder layers on ``device``, in words.
+def int4_kernel(device: torch.device, group_size: int = INT4_GROUP_SIZE) -> str:
+    """The INT4 kernel torchao gives the decoder layers on ``device`` (groups of ``group_size`` weights), in words.
 
     Taught in ``notebooks/10_int4_decode.ipynb``.
     """
     if device.type == "cuda":
-        return f"torchao Int4WeightOnly, tile_packed_to_4d (tinygemm), groups of {INT4_GROUP_SIZE}"
-    return f"torchao IntxWeightOnly int4, groups of {INT4_GROUP_SIZE}, dequantized per call (no packed CPU kernel)"
+        return f"torchao Int4WeightOnly, tile_packed_to_4d (tinygemm), groups of {group_size}"
+    return f"torchao IntxWeightOnly int4, groups of {group_size}, dequantized per call (no packed CPU kernel)"
 
 
 def _quantize_linears(module: nn.Module, device: torch.device) -> None:

@@ -130,16 +130,29 @@ PRECISIONS: dict[str, Precision] = {
 #: The order tables and plots use: widest first.
 PRECISION_NAMES: tuple[str, ...] = tuple(PRECISIONS)
 
+#: INT4 kernel settings that the decode benchmark (``python -m vlmkit.bench decode --precisions int4-g64``) and
+#: notebook 10 try beside ``int4``, loadable by name like any precision but kept out of the book's precision tables
+#: (they store the same 4-bit weights): ``int4-g64`` gives tinygemm groups of 64 weights (twice the scales and zero
+#: points, finer quantization). Taught in ``notebooks/10_int4_decode.ipynb``.
+INT4_CANDIDATES: dict[str, Precision] = {
+    p.name: p
+    for p in (
+        Precision("int4-g64", "INT4 (torchao weight-only, groups of 64)", 4, torch.bfloat16, "int4", group_size=64,
+                  kept_modules=INT4_KEPT_MODULES),
+    )
+}
+
 
 def get_precision(name: str) -> Precision:
     """Look up a precision by name, with a clear error for unknown names.
 
     Taught in ``notebooks/01_loading_precisions.ipynb``.
     """
-    try:
-        return PRECISIONS[name]
-    except KeyError:
-        raise ConfigurationError(f"unknown precision {name!r}; choose one of {list(PRECISIONS)}") from None
+    known = PRECISIONS | INT4_CANDIDATES
+    if name not in known:
+        raise ConfigurationError(f"unknown precision {name!r}; choose one of {list(PRECISIONS)} (or an INT4 kernel "
+                                 f"candidate of the decode benchmark: {list(INT4_CANDIDATES)})")
+    return known[name]
 
 
 def precision_from_flags(load_in_8bit: bool, load_in_4bit: bool, precision: str | None) -> Precision:
