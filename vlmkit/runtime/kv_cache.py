@@ -146,15 +146,20 @@ class FollowUpCell:
     warm: FollowUpPair
     pairs: tuple[FollowUpPair, ...]
 
+    def seconds(self, cached: bool, part: str = "total_s") -> list[float]:
+        """Each timed follow-up's seconds, with the cache or without: its whole call (``"total_s"``) or its time to
+        the first token (``"prefill_s"``)."""
+        return [getattr((p.cached if cached else p.uncached).stats, part) for p in self.pairs]
+
     @property
     def cached_s(self) -> list[float]:
         """Each timed cached follow-up's whole call, in seconds."""
-        return [p.cached.stats.total_s for p in self.pairs]
+        return self.seconds(True)
 
     @property
     def uncached_s(self) -> list[float]:
         """Each timed follow-up without the cache, in seconds."""
-        return [p.uncached.stats.total_s for p in self.pairs]
+        return self.seconds(False)
 
     @property
     def cached_ms(self) -> float:
@@ -174,12 +179,12 @@ class FollowUpCell:
     @property
     def cached_ttft_s(self) -> list[float]:
         """Each timed cached follow-up's time to its first token (its prefill), in seconds."""
-        return [p.cached.stats.prefill_s for p in self.pairs]
+        return self.seconds(True, "prefill_s")
 
     @property
     def uncached_ttft_s(self) -> list[float]:
         """Each timed follow-up's time to its first token without the cache, in seconds."""
-        return [p.uncached.stats.prefill_s for p in self.pairs]
+        return self.seconds(False, "prefill_s")
 
     @property
     def ttft_speedup(self) -> Speedup:
