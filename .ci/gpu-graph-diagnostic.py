@@ -70,7 +70,9 @@ def measure(vlm: VLMInference, precision: str, variant: str, new_tokens: int = 6
 def main() -> None:
     os.makedirs(OUT, exist_ok=True)
     quiet_compiler()
-    results = {"torch": torch.__version__, "gpu": torch.cuda.get_device_name(), "runs": []}
+    results = {"torch": torch.__version__, "gpu": torch.cuda.get_device_name(),
+               "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+               "code": f".ci/gpu-graph-diagnostic.py on commit {os.environ.get('VLMKIT_COMMIT', 'unknown')}", "runs": []}
     for precision in sys.argv[1].split(","):
         vlm = VLMInference(os.environ.get("MODEL", "qwen3-vl-8b"), precision=precision, device="cuda")
         for variant in (sys.argv[2].split(",") if len(sys.argv) > 2 else MODES):
