@@ -51,3 +51,20 @@ def test_kernel_names_fall_into_the_parts_of_a_token():
     assert kernel_part("triton_red_fused__to_copy_add_mean_mul_pow_rsqrt_0") == "norms, rope, activations"
     assert kernel_part("void at::native::reduce_kernel<argmax>") == "sampling"
     assert kernel_part("Memcpy DtoD (Device -> Device)") == "other"
+
+
+def test_notebook_10_loads_the_int4_candidates_beside_bf16_and_int4_on_cuda_only():
+    import torch
+
+    from vlmkit.bench.decode_bench import CUDA_CANDIDATES, as_user_precisions
+
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")  # no GPU is needed to resolve the choice
+    assert as_user_precisions("auto", cuda) == ("bf16", "int4", *CUDA_CANDIDATES) == ("bf16", "int4", "int4-head",
+                                                                                      "int4-g64")
+    assert as_user_precisions("auto", cpu) == as_user_precisions("none", cuda) == ("bf16", "int4")
+    assert as_user_precisions(" int4-g64 ,int4-g64", cpu) == ("bf16", "int4", "int4-g64")
+    for wrong in ("nf4", "int4", "bf16,int4-head"):
+        with pytest.raises(ConfigurationError, match="INT4 candidates"):
+            as_user_precisions(wrong, cuda)
+    with pytest.raises(ConfigurationError, match="unknown precision"):
+        as_user_precisions("int3", cuda)

@@ -22,6 +22,8 @@ from vlmkit.core.lazy import lazy_exports
 #: Each public name of this room and the module that defines it (loaded on first use).
 _EXPORTS = {
     "AsUserGetsIt": "decode_bench",
+    "CUDA_CANDIDATES": "decode_bench",
+    "as_user_precisions": "decode_bench",
     "DecodeBench": "decode_bench",
     "measure_as_user": "decode_bench",
     "TokenProfile": "decode_bench",

@@ -186,6 +186,31 @@ class AsUserGetsIt:
                 for p, m in self.runs.items()]
 
 
+#: Notebook 10's INT4 kernel candidates beside ``bf16`` and ``int4`` on CUDA (``"auto"``): lm_head quantized too,
+#: and tinygemm groups of 64. On a CPU none: torchao dequantizes every INT4 weight per call there, whatever its
+#: settings, so the candidates would time the same code.
+CUDA_CANDIDATES = ("int4-head", "int4-g64")
+
+
+def as_user_precisions(candidates: str, device: torch.device) -> tuple[str, ...]:
+    """The precisions notebook 10's last section loads as a user would: ``bf16``, ``int4`` and the INT4
+    ``candidates`` (``"auto"``: :data:`CUDA_CANDIDATES` on CUDA, none on a CPU; ``"none"``; or comma-separated INT4
+    precisions); anything but an INT4 precision raises ``ConfigurationError``.
+    Taught in ``notebooks/10_int4_decode.ipynb``.
+    """
+    if candidates == "auto":
+        chosen = CUDA_CANDIDATES if device.type == "cuda" else ()
+    elif candidates == "none":
+        chosen = ()
+    else:
+        chosen = tuple(get_precision(c.strip()).name for c in candidates.split(",") if c.strip())
+    wrong = [c for c in chosen if get_precision(c).quantization != "int4" or c == "int4"]
+    if wrong:
+        raise ConfigurationError(f"INT4 candidates are INT4 precisions other than int4 itself (int4-head, int4-g64), "
+                                 f"got {wrong}")
+    return ("bf16", "int4", *dict.fromkeys(chosen))
+
+
 def measure_as_user(settings: LadderSettings, precisions: Sequence[str] = ("bf16", "int4")) -> AsUserGetsIt:
     """Each of ``precisions`` loaded as a user would (``VLMInference(precision=..., use_compile=True)``), timed by
     :func:`measure_variant` on notebook 10's query and, on CUDA, profiled by :func:`token_profile`; every result is
