@@ -3,20 +3,12 @@
 #   FRESH=1 bash .ci/gpu-reference.sh 00 01 02     # first part: a new run id
 #   bash .ci/gpu-reference.sh 03 04                # later parts: the same run (build/ stays on the warm host)
 #   RESUME=reference/nvidia-h200/run.json bash .ci/gpu-reference.sh 05   # continue from a committed part instead
-# Uses the site bundle that .ci/gpu-stage.sh unpacked into /tmp/site (with flash-attn-4), else the carried .gpu-site/,
-# else installs the carried wheelhouse (.wheelhouse/, built by ../shared/device/build-wheelhouse.sh); runs the book on
+# Finds its packages as .ci/gpu-site.sh says (the bundle .ci/gpu-stage.sh unpacked, with flash-attn-4; else the
+# carried .gpu-pack, .gpu-site or .wheelhouse); runs the book on
 # CUDA into build/<card>/ (named by the card that ran) (executed notebooks, results JSON, run.json) and packs that folder with the log into
 # $OUT/reference-part.tar.gz, which is unpacked into reference/ here.
 set -uo pipefail
-site=/tmp/site
-if [ ! -f /tmp/site/.complete ]; then
-  if [ -d "$PWD/.gpu-site" ]; then
-    site=$PWD/.gpu-site  # the wheelhouse unpacked (see gpu-decode-bench.sh): fits one call's carry with the tree
-  else
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .wheelhouse/*.whl || exit 1
-  fi
-fi
-export PYTHONPATH=$site:$PWD PATH=$site/bin:$PATH PYTHONUNBUFFERED=1
+source .ci/gpu-site.sh
 export VLMKIT_CACHE=${VLMKIT_CACHE:-/tmp/vlmkit-cache}
 out=${OUT:-/tmp/out}
 mkdir -p build "$out"

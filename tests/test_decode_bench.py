@@ -9,7 +9,7 @@ from vlmkit.measure.records import read_measurements
 
 
 def test_the_command_measures_each_precision_and_variant_and_records_it(tiny_checkpoint, tmp_path, capsys):
-    main(["--device", "cpu", "--precisions", "bf16,int4,nf4", "--variants", "compiled,eager", "--repeats", "2",
+    main(["--device", "cpu", "--precisions", "bf16,int4,nf4,int4-hopper", "--variants", "compiled,eager", "--repeats", "2",
           "--new-tokens", "4", "--results", str(tmp_path)])
     printed = capsys.readouterr().out
     runs = {(r.precision, r.measurement.variant): r for r in read_measurements(DecodeBench, tmp_path, "decode_bench")}
@@ -28,6 +28,8 @@ def test_the_command_measures_each_precision_and_variant_and_records_it(tiny_che
             assert m.cached_warmup_s is None and m.graphs_after_warmup is None
     assert runs["int4", "compiled"].measurement.bytes_per_token < runs["bf16", "compiled"].measurement.bytes_per_token
     assert "nf4 not compiled (transformers refuses)" in printed and f"records: {tmp_path}" in printed
+    # mslk's Hopper kernel cannot run on a CPU: said in a line per variant, nothing recorded, the rest measured
+    assert printed.count("int4-hopper compiled not measured: torchao's 'plain' INT4 packing") == 1
 
 
 def test_bad_options_are_refused_by_name():
@@ -53,14 +55,23 @@ def test_kernel_names_fall_into_the_parts_of_a_token():
     assert kernel_part("Memcpy DtoD (Device -> Device)") == "other"
 
 
-def test_notebook_10_loads_the_int4_candidates_beside_bf16_and_int4_on_cuda_only():
+def test_notebook_10_loads_the_int4_candidates_beside_bf16_and_int4_on_cuda_only(monkeypatch):
     import torch
 
+    from vlmkit.bench import decode_bench
     from vlmkit.bench.decode_bench import CUDA_CANDIDATES, as_user_precisions
+    from vlmkit.errors import BackendUnavailableError
 
     cuda, cpu = torch.device("cuda"), torch.device("cpu")  # no GPU is needed to resolve the choice
-    assert as_user_precisions("auto", cuda) == ("bf16", "int4", *CUDA_CANDIDATES) == ("bf16", "int4", "int4-head",
-                                                                                      "int4-g64")
+    assert CUDA_CANDIDATES == ("int4-head", "int4-g64", "int4-hopper", "int4-preshuffled")
+    monkeypatch.setattr(decode_bench, "check_mslk_packing", lambda packing, device_type: None)  # a Hopper with mslk
+    assert as_user_precisions("auto", cuda) == ("bf16", "int4", *CUDA_CANDIDATES)
+
+    def no_mslk(packing, device_type):
+        raise BackendUnavailableError("no mslk")
+
+    monkeypatch.setattr(decode_bench, "check_mslk_packing", no_mslk)  # any other GPU: the tinygemm candidates only
+    assert as_user_precisions("auto", cuda) == ("bf16", "int4", "int4-head", "int4-g64")
     assert as_user_precisions("auto", cpu) == as_user_precisions("none", cuda) == ("bf16", "int4")
     assert as_user_precisions(" int4-g64 ,int4-g64", cpu) == ("bf16", "int4", "int4-g64")
     for wrong in ("nf4", "int4", "bf16,int4-head"):
@@ -68,3 +79,16 @@ def test_notebook_10_loads_the_int4_candidates_beside_bf16_and_int4_on_cuda_only
             as_user_precisions(wrong, cuda)
     with pytest.raises(ConfigurationError, match="unknown precision"):
         as_user_precisions("int3", cuda)
+
+
+def test_the_hopper_packings_refuse_clearly_where_mslk_cannot_run():
+    from vlmkit.errors import BackendUnavailableError
+    from vlmkit.models.loading import load_model
+    from vlmkit.models.precisions import check_mslk_packing, get_precision
+
+    assert get_precision("int4-hopper").int4_packing == "plain"
+    assert get_precision("int4-preshuffled").int4_packing == "preshuffled"
+    with pytest.raises(BackendUnavailableError, match="built for Hopper GPUs.*cpu, no CUDA GPU: use int4"):
+        load_model("qwen3-vl-tiny", get_precision("int4-hopper"), device="cpu")
+    with pytest.raises(ConfigurationError, match="unknown INT4 packing 'tiled'"):
+        check_mslk_packing("tiled", "cuda")

@@ -32,13 +32,13 @@ from vlmkit.bench.query import QuerySetup, ask_fixed_length, standard_image, sta
 from vlmkit.bench.roofline import Ceilings, decode_step_work, measure_ceilings
 from vlmkit.core.device import resolve_device
 from vlmkit.core.progress import progress
-from vlmkit.errors import ConfigurationError
+from vlmkit.errors import BackendUnavailableError, ConfigurationError
 from vlmkit.measure.footprint import measure_footprint
 from vlmkit.measure.memory import free_memory
 from vlmkit.measure.profiler import kernel_seconds
 from vlmkit.measure.records import Measurement, ResultsStore
 from vlmkit.measure.timing import time_graphed_kernel
-from vlmkit.models.precisions import get_precision
+from vlmkit.models.precisions import TINYGEMM_PACKING, check_mslk_packing, get_precision
 from vlmkit.runtime.compilation import quiet_compiler
 from vlmkit.runtime.inference import CallStats, VLMInference
 
@@ -187,28 +187,41 @@ class AsUserGetsIt:
 
 
 #: Notebook 10's INT4 kernel candidates beside ``bf16`` and ``int4`` on CUDA (``"auto"``): lm_head quantized too,
-#: and tinygemm groups of 64. On a CPU none: torchao dequantizes every INT4 weight per call there, whatever its
-#: settings, so the candidates would time the same code.
-CUDA_CANDIDATES = ("int4-head", "int4-g64")
+#: tinygemm groups of 64, and mslk's Hopper kernels (where this GPU and installation run them). On a CPU none:
+#: torchao dequantizes every INT4 weight per call there, whatever its settings, so the candidates would time the
+#: same code.
+CUDA_CANDIDATES = ("int4-head", "int4-g64", "int4-hopper", "int4-preshuffled")
 
 
 def as_user_precisions(candidates: str, device: torch.device) -> tuple[str, ...]:
     """The precisions notebook 10's last section loads as a user would: ``bf16``, ``int4`` and the INT4
-    ``candidates`` (``"auto"``: :data:`CUDA_CANDIDATES` on CUDA, none on a CPU; ``"none"``; or comma-separated INT4
-    precisions); anything but an INT4 precision raises ``ConfigurationError``.
+    ``candidates`` (``"auto"``: those of :data:`CUDA_CANDIDATES` that this GPU runs, none on a CPU; ``"none"``; or
+    comma-separated INT4 precisions); anything but an INT4 precision raises ``ConfigurationError``.
     Taught in ``notebooks/10_int4_decode.ipynb``.
     """
     if candidates == "auto":
-        chosen = CUDA_CANDIDATES if device.type == "cuda" else ()
+        chosen = tuple(c for c in CUDA_CANDIDATES if device.type == "cuda" and _runs_here(c, device))
     elif candidates == "none":
         chosen = ()
     else:
         chosen = tuple(get_precision(c.strip()).name for c in candidates.split(",") if c.strip())
     wrong = [c for c in chosen if get_precision(c).quantization != "int4" or c == "int4"]
     if wrong:
-        raise ConfigurationError(f"INT4 candidates are INT4 precisions other than int4 itself (int4-head, int4-g64), "
+        raise ConfigurationError(f"INT4 candidates are INT4 precisions other than int4 itself ({', '.join(CUDA_CANDIDATES)}), "
                                  f"got {wrong}")
     return ("bf16", "int4", *dict.fromkeys(chosen))
+
+
+def _runs_here(name: str, device: torch.device) -> bool:
+    """Whether the INT4 precision ``name``'s packing runs on ``device`` (mslk's need a Hopper GPU and mslk-cuda)."""
+    packing = get_precision(name).int4_packing
+    if packing == TINYGEMM_PACKING:
+        return True
+    try:
+        check_mslk_packing(packing, device.type)
+    except BackendUnavailableError:
+        return False
+    return True
 
 
 def measure_as_user(settings: LadderSettings, precisions: Sequence[str] = ("bf16", "int4")) -> AsUserGetsIt:
@@ -280,7 +293,8 @@ def bench_settings(device: str = "auto", model: str = "auto", precisions: str = 
 
 
 def run_bench(settings: BenchSettings) -> list[DecodeBench]:
-    """Measure every precision and variant of ``settings``, recording each as it is measured; returns them.
+    """Measure every precision and variant of ``settings``, recording each as it is measured; returns them. A
+    precision whose backend cannot run here (``BackendUnavailableError``) is reported in a line and left out.
 
     Taught in ``notebooks/10_int4_decode.ipynb``.
     """
@@ -297,8 +311,12 @@ def run_bench(settings: BenchSettings) -> list[DecodeBench]:
     results = []
     grid = [(p, v) for p in settings.precisions for v in settings.variants]
     for precision, variant in progress(grid, desc="precisions x variants"):
-        vlm = VLMInference(settings.model, precision=precision, device=dev, use_compile=variant == "compiled",
-                           compile_backend=settings.compile_backend)
+        try:
+            vlm = VLMInference(settings.model, precision=precision, device=dev, use_compile=variant == "compiled",
+                               compile_backend=settings.compile_backend)
+        except BackendUnavailableError as exc:  # e.g. mslk's Hopper packings elsewhere: said, nothing recorded
+            print(f"{precision:>5} {variant:<8} not measured: {exc}", flush=True)
+            continue
         result = measure_variant(vlm, variant, settings.query, settings.repeats, ceilings,
                                  inductor_tuning=settings.inductor_tuning)
         store.record_measurement(result, model=settings.model, precision=precision, shapes=shapes,

@@ -22,7 +22,7 @@ from torch import nn
 
 from vlmkit.errors import BackendUnavailableError
 from vlmkit.measure.records import Measurement
-from vlmkit.models.precisions import INT4_GROUP_SIZE, int4_weight_config
+from vlmkit.models.precisions import INT4_GROUP_SIZE, MSLK_PACKINGS, TINYGEMM_PACKING, int4_weight_config
 
 
 @dataclass(frozen=True)
@@ -71,13 +71,13 @@ class Int4Verdict(Measurement):
     device_type: str
 
 
-def int4_kernel(device: torch.device, group_size: int = INT4_GROUP_SIZE) -> str:
-    """The INT4 kernel torchao gives the decoder layers on ``device`` (groups of ``group_size`` weights), in words.
-
-    Taught in ``notebooks/10_int4_decode.ipynb``.
+def int4_kernel(device: torch.device, group_size: int = INT4_GROUP_SIZE, packing: str = TINYGEMM_PACKING) -> str:
+    """The INT4 kernel torchao gives the decoder layers on ``device`` (groups of ``group_size`` weights, torchao's
+    ``packing`` on CUDA), in words. Taught in ``notebooks/10_int4_decode.ipynb``.
     """
     if device.type == "cuda":
-        return f"torchao Int4WeightOnly, tile_packed_to_4d (tinygemm), groups of {group_size}"
+        kernel = MSLK_PACKINGS.get(packing, "tinygemm")
+        return f"torchao Int4WeightOnly, {packing} ({kernel}), groups of {group_size}"
     return f"torchao IntxWeightOnly int4, groups of {group_size}, dequantized per call (no packed CPU kernel)"
 
 

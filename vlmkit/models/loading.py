@@ -149,7 +149,7 @@ def load_model(
     prec = precision if isinstance(precision, Precision) else get_precision(precision)
     dev = resolve_device(device)
     quant_backend = (bitsandbytes_backend(dev) if prec.library == "bitsandbytes"
-                     else int4_kernel(dev, prec.group_size) if prec.library == "torchao" else None)
+                     else int4_kernel(dev, prec.group_size, prec.int4_packing) if prec.library == "torchao" else None)
     attention = choose_attention(dev, attn_implementation, use_flash_attention, strict_attention)
     source = resolve_source(model, init_device="cuda" if dev.type == "cuda" else "cpu")
 

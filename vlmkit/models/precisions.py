@@ -15,6 +15,7 @@ Taught in ``notebooks/01_loading_precisions.ipynb``.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 
 import torch
@@ -25,6 +26,10 @@ from vlmkit.errors import BackendUnavailableError, ConfigurationError
 
 #: Weights per scale and zero point of ``int4`` (torchao's default, and tinygemm's fastest group size for decode).
 INT4_GROUP_SIZE = 128
+#: torchao's packing for PyTorch's tinygemm INT4 x BF16 kernel (``int4``'s, on any CUDA GPU).
+TINYGEMM_PACKING = "tile_packed_to_4d"
+#: torchao's packings for mslk's CUTLASS INT4 x BF16 kernels (Hopper, sm90a; the ``mslk-cuda`` package), in words.
+MSLK_PACKINGS = {"plain": "mslk bf16i4bf16_rowwise", "preshuffled": "mslk bf16i4bf16_shuffled"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class Precision:
     quant_type: str = "nf4"
     double_quant: bool = False
     group_size: int = INT4_GROUP_SIZE  # int4: weights per scale and zero point
+    int4_packing: str = TINYGEMM_PACKING  # int4 on CUDA: torchao's packing format, which picks the kernel
     kept_modules: tuple[str, ...] = ()  # int4: the modules torchao leaves in the compute dtype
 
     @property
@@ -70,7 +76,7 @@ class Precision:
     def quantization_config(self, device_type: str = "cuda") -> BitsAndBytesConfig | TorchAoConfig | None:
         """The quantization config for ``from_pretrained`` on a ``device_type`` device, or ``None`` for 16/32-bit."""
         if self.quantization == "int4":
-            return TorchAoConfig(quant_type=int4_weight_config(device_type, self.group_size),
+            return TorchAoConfig(quant_type=int4_weight_config(device_type, self.group_size, self.int4_packing),
                                  modules_to_not_convert=list(self.kept_modules))
         if self.quantization == "int8":
             return BitsAndBytesConfig(load_in_8bit=True, llm_int8_threshold=self.int8_threshold)
@@ -90,9 +96,12 @@ class Precision:
 INT4_KEPT_MODULES: tuple[str, ...] = ("model.visual", "lm_head")
 
 
-def int4_weight_config(device_type: str, group_size: int = INT4_GROUP_SIZE, *, set_inductor_config: bool = False) -> object:
-    """torchao's weight-only INT4 config for ``device_type``: ``Int4WeightOnlyConfig`` packed for tinygemm on CUDA,
-    ``IntxWeightOnlyConfig`` (int4 values in int8 storage, dequantized per call) elsewhere.
+def int4_weight_config(device_type: str, group_size: int = INT4_GROUP_SIZE, packing: str = TINYGEMM_PACKING, *,
+                       set_inductor_config: bool = False) -> object:
+    """torchao's weight-only INT4 config for ``device_type``: ``Int4WeightOnlyConfig`` with ``packing`` on CUDA
+    (tinygemm's by default; :data:`MSLK_PACKINGS` for mslk's Hopper kernels), ``IntxWeightOnlyConfig`` (int4 values
+    in int8 storage, dequantized per call) elsewhere. A packing this machine cannot run raises
+    ``BackendUnavailableError``.
 
     ``set_inductor_config=False`` keeps torchao from switching on TorchInductor's coordinate-descent tuning for the
     whole process (it made the 8B step's compilation take minutes and would compile BF16 and INT4 under different
@@ -103,10 +112,30 @@ def int4_weight_config(device_type: str, group_size: int = INT4_GROUP_SIZE, *, s
         from torchao.quantization import Int4WeightOnlyConfig, IntxWeightOnlyConfig, PerGroup
     except ImportError as exc:
         raise BackendUnavailableError(f"INT4 weight-only layers need torchao ({exc}): pip install torchao") from exc
+    if packing != TINYGEMM_PACKING:
+        check_mslk_packing(packing, device_type)
     if device_type == "cuda":
-        return Int4WeightOnlyConfig(group_size=group_size, int4_packing_format="tile_packed_to_4d",
+        return Int4WeightOnlyConfig(group_size=group_size, int4_packing_format=packing,
                                     set_inductor_config=set_inductor_config)
     return IntxWeightOnlyConfig(weight_dtype=torch.int4, granularity=PerGroup(group_size))
+
+
+def check_mslk_packing(packing: str, device_type: str) -> None:
+    """Raise ``BackendUnavailableError`` unless ``packing`` (one of :data:`MSLK_PACKINGS`) can run here: a Hopper
+    GPU (compute capability 9.x: mslk's kernels are built for sm90a) and the ``mslk-cuda`` package.
+    Taught in ``notebooks/10_int4_decode.ipynb``.
+    """
+    if packing not in MSLK_PACKINGS:
+        raise ConfigurationError(f"unknown INT4 packing {packing!r}: {TINYGEMM_PACKING!r} or one of "
+                                 f"{list(MSLK_PACKINGS)}")
+    if device_type != "cuda" or not torch.cuda.is_available() or torch.cuda.get_device_capability()[0] != 9:
+        where = (f"a GPU of compute capability {torch.cuda.get_device_capability()}"
+                 if device_type == "cuda" and torch.cuda.is_available() else f"{device_type}, no CUDA GPU")
+        raise BackendUnavailableError(f"torchao's {packing!r} INT4 packing runs {MSLK_PACKINGS[packing]}, built for "
+                                      f"Hopper GPUs (sm90a); this is {where}: use int4 (tinygemm)")
+    if importlib.util.find_spec("mslk") is None:
+        raise BackendUnavailableError(f"torchao's {packing!r} INT4 packing needs mslk's kernels: pip install "
+                                      "mslk-cuda (CUDA 13)")
 
 
 PRECISIONS: dict[str, Precision] = {
@@ -133,12 +162,17 @@ PRECISION_NAMES: tuple[str, ...] = tuple(PRECISIONS)
 #: INT4 kernel settings that the decode benchmark (``python -m vlmkit.bench decode --precisions int4-g64``) and
 #: notebook 10 try beside ``int4``, loadable by name like any precision but kept out of the book's precision tables
 #: (they store the same 4-bit weights): ``int4-g64`` gives tinygemm groups of 64 weights (twice the scales and zero
-#: points, finer quantization). Taught in ``notebooks/10_int4_decode.ipynb``.
+#: points, finer quantization); ``int4-hopper`` and ``int4-preshuffled`` run mslk's CUTLASS kernels (Hopper GPUs,
+#: the ``mslk-cuda`` package; symmetric groups of 128). Taught in ``notebooks/10_int4_decode.ipynb``.
 INT4_CANDIDATES: dict[str, Precision] = {
     p.name: p
     for p in (
         Precision("int4-g64", "INT4 (torchao weight-only, groups of 64)", 4, torch.bfloat16, "int4", group_size=64,
                   kept_modules=INT4_KEPT_MODULES),
+        Precision("int4-hopper", "INT4 (torchao, mslk Hopper kernel, plain packing)", 4, torch.bfloat16, "int4",
+                  kept_modules=INT4_KEPT_MODULES, int4_packing="plain"),
+        Precision("int4-preshuffled", "INT4 (torchao, mslk Hopper kernel, preshuffled packing)", 4, torch.bfloat16,
+                  "int4", kept_modules=INT4_KEPT_MODULES, int4_packing="preshuffled"),
     )
 }
 
