@@ -1,6 +1,7 @@
 """The README's tables are generated from the committed reference results, never typed."""
 
 import json
+import shutil
 from pathlib import Path
 
 from vlmkit.book.readme_tables import fill_readme
@@ -93,3 +94,52 @@ def test_every_speed_claim_has_a_headline_verdict_on_a_whole_query_in_both_runs(
         assert set(speed_claims) == set(SEED_SPEED_CLAIMS), (run, headline)
         if run == "nvidia-h200":  # the GPU measured every headline it can (bitsandbytes' compile refusal aside)
             assert all("speed-claim" in kinds for kinds in speed_claims.values()), headline
+
+
+def _gpu_run(root: Path, folder: str, name: str, speedup: float, vlmkit: str, flash: str | None) -> None:
+    """A GPU reference folder holding notebook 10's committed H100 records, with INT4's speed-up, the vlmkit
+    fingerprint and the flash-attn-4 version set as given."""
+    source = ROOT / "reference" / "nvidia-h100-80gb-hbm3"
+    run = root / folder
+    (run / "results").mkdir(parents=True)
+    records = json.loads((source / "results" / "10_int4_decode.json").read_text())
+    for r in records["records"]:
+        r["provenance"] = {**r["provenance"], "device_name": name,
+                           "versions": {**r["provenance"]["versions"], "flash-attn-4": flash}}
+        if r["experiment"] == "int4-verdict":
+            r["metrics"]["speedup_vs_bf16"] = speedup
+    (run / "results" / "10_int4_decode.json").write_text(json.dumps(records))
+    manifest = json.loads((source / "run.json").read_text())
+    manifest["device"]["device_name"] = name
+    manifest["notebooks"] = [{**e, "vlmkit": vlmkit} for e in manifest["notebooks"] if e["notebook"].startswith("10")]
+    (run / "run.json").write_text(json.dumps(manifest))
+    shutil.copy(source / "10_int4_decode.ipynb", run)  # its code is older than its source's: the run is stale
+
+
+def test_the_gpu_verdicts_stand_side_by_side_and_say_why_they_differ(tmp_path):
+    from vlmkit.book.readme_tables import gpu_verdict_table
+
+    row = "INT4 is slower than BF16 (the seed's 0.6-0.9x), once decode's per-token overhead is removed"
+
+    def cells(root: Path) -> list[str]:
+        table = gpu_verdict_table(root)
+        header, line = table.splitlines()[0], next(x for x in table.splitlines() if x.startswith(f"| {row}"))
+        assert header == "| the seed says | NVIDIA A | NVIDIA B | where they differ | notebook |"
+        return [c.strip() for c in line.split("|")[2:-1]]
+
+    _gpu_run(tmp_path / "same", "nvidia-a", "NVIDIA A", 1.8, "abc", None)
+    _gpu_run(tmp_path / "same", "nvidia-b", "NVIDIA B", 1.5, "abc", None)
+    verdict = "refuted in the compiled loop: INT4 faster"
+    assert cells(tmp_path / "same") == [f"{verdict} (stale)", f"{verdict} (stale)", "same", "10"]
+    _gpu_run(tmp_path / "hw", "nvidia-a", "NVIDIA A", 1.8, "abc", None)
+    _gpu_run(tmp_path / "hw", "nvidia-b", "NVIDIA B", 0.9, "abc", None)
+    assert cells(tmp_path / "hw")[1:3] == ["holds in the compiled loop (stale)",
+                                           "hardware or noise between runs: same vlmkit code and packages"]
+    _gpu_run(tmp_path / "setup", "nvidia-a", "NVIDIA A", 1.8, "abc", "4.0.0b36")
+    _gpu_run(tmp_path / "setup", "nvidia-b", "NVIDIA B", 0.9, "abc", None)
+    assert cells(tmp_path / "setup")[2] == "setup: flash-attn-4 4.0.0b36 (NVIDIA A) vs none (NVIDIA B)"
+    _gpu_run(tmp_path / "code", "nvidia-a", "NVIDIA A", 1.8, "abc", None)
+    _gpu_run(tmp_path / "code", "nvidia-b", "NVIDIA B", 0.9, "def", None)
+    assert cells(tmp_path / "code")[2].startswith("code: the runs used different vlmkit code")
+    kv = next(x for x in gpu_verdict_table(tmp_path / "code").splitlines() if x.startswith("| KV-cache reuse"))
+    assert "| not run here | not run here | same | 04-07 |" in kv  # a notebook neither run has: the same verdict

@@ -13,11 +13,12 @@ import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from vlmkit.bench.decode_bench import DecodeBench, TokenProfile
 from vlmkit.bench.decode_ladder import DecodeRung, Int4Rung, RecipePrecision
 from vlmkit.bench.model_speed import ModelSpeed
-from vlmkit.book.reference_status import run_table, stale_marks
+from vlmkit.book.reference_status import reference_status, run_table, stale_marks
 from vlmkit.core.formatting import GIB, binary_unit, provenance_line
 from vlmkit.measure.memory import CudaContextMeasurement
 from vlmkit.measure.records import (
@@ -42,7 +43,7 @@ from vlmkit.verdicts.rules import (
     runs_verdict,
     verdict_rows,
 )
-from vlmkit.verdicts.statements import seed_statement_table
+from vlmkit.verdicts.statements import seed_statement_table, seed_statements
 
 
 def _of_experiment(records: list[dict], experiment: str, run_dir: str | Path) -> list[dict]:
@@ -418,9 +419,83 @@ def graph_diagnostic_table(bench_dir: str | Path) -> str:
     return "\n".join(lines)
 
 
+def _notebook_setup(run_dir: Path, notebook: str) -> tuple[str | None, dict[str, Any]]:
+    """The vlmkit fingerprint a reference notebook ran with (``run.json``) and the package versions its records
+    name (their provenance); ``(None, {})`` where the run lacks the notebook."""
+    ran = {e["notebook"][:2]: e.get("vlmkit") for e in json.loads((run_dir / "run.json").read_text())["notebooks"]}
+    files = sorted((run_dir / "results").glob(f"{notebook}_*.json"))
+    files = [f for f in files if ".superseded-" not in f.name]
+    records = load_records(files[0]) if files else []
+    return ran.get(notebook), (records[0]["provenance"].get("versions", {}) if records else {})
+
+
+def _why_they_differ(runs: dict[str, Path], notebooks: list[str]) -> str:
+    """Why GPU runs' verdicts on a row (shown by ``notebooks``) differ, in words: a notebook one run lacks,
+    different vlmkit code, different packages, or (same code and packages) the hardware or the noise between runs."""
+    setups = {name: [_notebook_setup(run, n) for n in notebooks] for name, run in runs.items()}
+    lacking = {name: [n for n, (code, _) in zip(notebooks, found)
+                      if code is None and not any((runs[name] / "results").glob(f"{n}_*.json"))]
+               for name, found in setups.items()}
+    if any(lacking.values()):
+        return "– (" + "; ".join(f"not run on the {name.removeprefix('NVIDIA ').split()[0]}: {', '.join(nbs)}"
+                                 for name, nbs in lacking.items() if nbs) + ")"
+    if len({tuple(code for code, _ in found) for found in setups.values()}) > 1:
+        return "code: the runs used different vlmkit code (a stale run: see the reference runs above)"
+    versions: dict[str, dict[str, Any]] = {name: {} for name in runs}
+    for name, found in setups.items():
+        for _, named in found:
+            versions[name].update(named)
+    keys = sorted({k for v in versions.values() for k in v})
+    differing = [k for k in keys if len({str(v.get(k)) for v in versions.values()}) > 1]
+    if differing:
+        return "setup: " + "; ".join(f"{k} " + " vs ".join(f"{versions[n].get(k) or 'none'} ({n})" for n in runs)
+                                     for k in differing)
+    return "hardware or noise between runs: same vlmkit code and packages"
+
+
+def _row_notebooks(notebook: str) -> list[str]:
+    """The notebooks a statement row names: ``"01, 02, 03"``, a range ``"04-07"``, or none (``"-"``)."""
+    found: list[str] = []
+    for part in notebook.split(","):
+        ends = [e.strip() for e in part.split("-")]
+        if all(e.isdigit() for e in ends) and ends[0]:
+            found += [f"{n:02d}" for n in range(int(ends[0]), int(ends[-1]) + 1)]
+    return found
+
+
+def gpu_verdict_table(reference: str | Path) -> str:
+    """Every seed statement's verdict on each GPU reference run side by side (one column per folder under
+    ``reference`` named ``nvidia-*``; "(stale)" where that run's notebook is not current), and where the verdicts
+    differ, why: a notebook one run lacks, different vlmkit code (a stale run), different packages (say a flash-attn
+    build on one host only), else the hardware or the noise between runs. The measurements behind each verdict are
+    in that run's own table. Taught in ``notebooks/08_decision.ipynb``.
+    """
+    runs = {json.loads((d / "run.json").read_text())["device"]["device_name"]: d
+            for d in sorted(Path(reference).glob("nvidia-*")) if (d / "run.json").exists()}
+    judged = {name: {s.statement: s for s in seed_statements(run / "results")} for name, run in runs.items()}
+    current = {name: {r.notebook[:2]: r.current for r in reference_status(run)} for name, run in runs.items()}
+    rows: dict[str, str] = {}  # statement -> its notebooks, in the order of the run with the most rows
+    for found in sorted(judged.values(), key=len, reverse=True):
+        rows.update({k: v.notebook for k, v in found.items() if k not in rows})
+    lines = ["| the seed says | " + " | ".join(runs) + " | where they differ | notebook |",
+             "| --- | " + " | ".join("---" for _ in runs) + " | --- | --- |"]
+    for statement, notebook in rows.items():
+        shown = _row_notebooks(notebook)
+        verdicts = {}
+        for name in runs:
+            row = judged[name].get(statement)
+            stale = any(current[name].get(n) is False for n in shown)
+            verdicts[name] = "–" if row is None else row.verdict + (" (stale)" if stale else "")
+        plain = {name: judged[name][statement].verdict if statement in judged[name] else "–" for name in runs}
+        why = "same" if len(set(plain.values())) == 1 else _why_they_differ(runs, shown)
+        lines.append(f"| {statement} | " + " | ".join(verdicts.values()) + f" | {why} | {notebook} |")
+    return "\n".join(lines)
+
+
 #: The README's generated blocks: marker name -> (table function, reference run folder).
 README_BLOCKS: dict[str, tuple[Callable[[Path], str], str]] = {
     "reference-runs": (run_table, "reference"),
+    "gpu-seed-verdicts": (gpu_verdict_table, "reference"),
     "h200-seed-statements": (seed_statement_table, "reference/nvidia-h200"),
     "h200-card-table": (card_table, "reference/nvidia-h200"),
     "h200-memory-table": (memory_table, "reference/nvidia-h200"),
