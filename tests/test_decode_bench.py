@@ -63,15 +63,15 @@ def test_notebook_10_loads_the_int4_candidates_beside_bf16_and_int4_on_cuda_only
     from vlmkit.errors import BackendUnavailableError
 
     cuda, cpu = torch.device("cuda"), torch.device("cpu")  # no GPU is needed to resolve the choice
-    assert CUDA_CANDIDATES == ("int4-head", "int4-g64", "int4-hopper", "int4-preshuffled")
+    assert CUDA_CANDIDATES == ("int4-head", "int4-hopper")
     monkeypatch.setattr(decode_bench, "check_mslk_packing", lambda packing, device_type: None)  # a Hopper with mslk
     assert as_user_precisions("auto", cuda) == ("bf16", "int4", *CUDA_CANDIDATES)
 
     def no_mslk(packing, device_type):
         raise BackendUnavailableError("no mslk")
 
-    monkeypatch.setattr(decode_bench, "check_mslk_packing", no_mslk)  # any other GPU: the tinygemm candidates only
-    assert as_user_precisions("auto", cuda) == ("bf16", "int4", "int4-head", "int4-g64")
+    monkeypatch.setattr(decode_bench, "check_mslk_packing", no_mslk)  # any other GPU: the tinygemm candidate only
+    assert as_user_precisions("auto", cuda) == ("bf16", "int4", "int4-head")
     assert as_user_precisions("auto", cpu) == as_user_precisions("none", cuda) == ("bf16", "int4")
     assert as_user_precisions(" int4-g64 ,int4-g64", cpu) == ("bf16", "int4", "int4-g64")
     for wrong in ("nf4", "int4", "bf16,int4-head"):

@@ -186,11 +186,12 @@ class AsUserGetsIt:
                 for p, m in self.runs.items()]
 
 
-#: Notebook 10's INT4 kernel candidates beside ``bf16`` and ``int4`` on CUDA (``"auto"``): lm_head quantized too,
-#: tinygemm groups of 64, and mslk's Hopper kernels (where this GPU and installation run them). On a CPU none:
-#: torchao dequantizes every INT4 weight per call there, whatever its settings, so the candidates would time the
-#: same code.
-CUDA_CANDIDATES = ("int4-head", "int4-g64", "int4-hopper", "int4-preshuffled")
+#: Notebook 10's INT4 kernel candidates beside ``bf16`` and ``int4`` on CUDA (``"auto"``): lm_head quantized too
+#: (about a quarter of an INT4 token's bytes in BF16) and mslk's Hopper kernel (where this GPU and installation run
+#: it); each takes about a minute on the 8B (load, compile, profile), so the notebook stays within one 10-minute
+#: device call, and ``.ci/gpu-decode-bench.sh`` times every one of ``INT4_CANDIDATES``. On a CPU none: torchao
+#: dequantizes every INT4 weight per call there, whatever its settings, so the candidates would time the same code.
+CUDA_CANDIDATES = ("int4-head", "int4-hopper")
 
 
 def as_user_precisions(candidates: str, device: torch.device) -> tuple[str, ...]:
