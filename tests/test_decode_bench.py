@@ -9,8 +9,8 @@ from vlmkit.measure.records import read_measurements
 
 
 def test_the_command_measures_each_precision_and_variant_and_records_it(tiny_checkpoint, tmp_path, capsys):
-    main(["--device", "cpu", "--precisions", "bf16,int4,nf4,int4-hopper", "--variants", "compiled,eager", "--repeats", "2",
-          "--new-tokens", "4", "--results", str(tmp_path)])
+    main(["--device", "cpu", "--precisions", "bf16,int4,nf4,int4-hopper", "--variants", "compiled,eager",
+          "--repeats", "2", "--new-tokens", "4", "--results", str(tmp_path)])
     printed = capsys.readouterr().out
     runs = {(r.precision, r.measurement.variant): r for r in read_measurements(DecodeBench, tmp_path, "decode_bench")}
     assert set(runs) == {(p, v) for p in ("bf16", "int4", "nf4") for v in ("compiled", "eager")}
@@ -92,3 +92,47 @@ def test_the_hopper_packings_refuse_clearly_where_mslk_cannot_run():
         load_model("qwen3-vl-tiny", get_precision("int4-hopper"), device="cpu")
     with pytest.raises(ConfigurationError, match="unknown INT4 packing 'tiled'"):
         check_mslk_packing("tiled", "cuda")
+
+
+def test_a_failing_run_is_said_the_others_are_measured_and_the_command_exits_non_zero(tiny_checkpoint, tmp_path,
+                                                                                        capsys, monkeypatch):
+    from vlmkit.bench import decode_bench
+
+    measure = decode_bench.measure_variant
+
+    def int4_breaks(vlm, variant, *args, **kwargs):
+        if vlm.report.precision == "int4":
+            raise RuntimeError("the kernel broke")
+        return measure(vlm, variant, *args, **kwargs)
+
+    monkeypatch.setattr(decode_bench, "measure_variant", int4_breaks)
+    with pytest.raises(SystemExit) as exit_:
+        main(["--device", "cpu", "--precisions", "int4,bf16", "--variants", "eager", "--repeats", "1",
+              "--new-tokens", "2", "--results", str(tmp_path)])
+    printed = capsys.readouterr().out
+    assert exit_.value.code == 1 and " int4 eager    FAILED: RuntimeError: the kernel broke" in printed
+    assert "1 of 2 runs failed: int4 eager: RuntimeError: the kernel broke" in printed
+    assert [r.precision for r in read_measurements(DecodeBench, tmp_path, "decode_bench")] == ["bf16"]
+
+
+def test_notebook_10_says_which_candidate_failed_but_never_lets_bf16_or_int4_fail_quietly(monkeypatch):
+    from types import SimpleNamespace
+
+    import torch
+
+    from vlmkit.bench import decode_bench
+
+    def as_user(settings, precision, query):
+        if precision in settings.breaking:
+            raise RuntimeError(f"{precision} did not compile\nsecond line")
+        return f"run of {precision}", None
+
+    monkeypatch.setattr(decode_bench, "_as_user", as_user)
+    settings = SimpleNamespace(query=SimpleNamespace(image_size=64), new_tokens=4, device=torch.device("cpu"),
+                               breaking={"int4-hopper"})
+    user = decode_bench.measure_as_user(settings, ("bf16", "int4", "int4-hopper", "int4-head"))
+    assert list(user.runs) == ["bf16", "int4", "int4-head"] and user.profiles == {}
+    assert user.failed == {"int4-hopper": "RuntimeError: int4-hopper did not compile"}
+    settings.breaking = {"int4"}
+    with pytest.raises(RuntimeError, match="int4 did not compile"):
+        decode_bench.measure_as_user(settings, ("bf16", "int4"))

@@ -5,9 +5,10 @@ standard image (:func:`vlmkit.bench.query.standard_query`) once as the warm-up (
 ``repeats`` times more, and reports per precision and variant: tokens per second, the share of the measured
 copy bandwidth its decode reaches (the weight bytes each token reads over the time per token), the whole query,
 prefill, and the warm-up, first with whatever TorchInductor's on-disk cache holds and again after
-:meth:`~vlmkit.runtime.inference.VLMInference.forget_compiled_steps` (the cache warm: what a second process pays). Variants: ``compiled``
-(``use_compile=True``: vlmkit's loop; bitsandbytes' precisions, which transformers does not compile, then run
-uncompiled and say so) and ``eager`` (``generate``, the seed's defaults). ``--profile`` adds, on CUDA, where one
+:meth:`~vlmkit.runtime.inference.VLMInference.forget_compiled_steps` (the cache warm: what a second process
+pays). Variants: ``compiled`` (``use_compile=True``: vlmkit's loop; bitsandbytes' precisions, which transformers
+does not compile, then run uncompiled and say so) and ``eager`` (``generate``, the seed's defaults). A run that
+fails is said in its line and the others still run. ``--profile`` adds, on CUDA, where one
 token's time goes (:func:`token_profile`). Every result is a ``decode-bench`` (:class:`DecodeBench`) or
 ``token-profile`` (:class:`TokenProfile`) record, written as it is measured.
 
@@ -170,10 +171,13 @@ def token_profile(vlm: VLMInference, query: QuerySetup) -> TokenProfile:
 
 @dataclass(frozen=True)
 class AsUserGetsIt:
-    """Notebook 10's last section: each precision's ``VLMInference(use_compile=True)`` and, on CUDA, its profile."""
+    """Notebook 10's last section: each precision's ``VLMInference(use_compile=True)`` and, on CUDA, its profile;
+    ``failed``: the INT4 candidates that could not be loaded or measured, with the error (BF16 and INT4 never fail
+    quietly: their errors propagate)."""
 
     runs: dict[str, DecodeBench]
     profiles: dict[str, TokenProfile]
+    failed: dict[str, str]
 
     def table(self) -> list[dict[str, object]]:
         """One row per precision: tokens/s, share of copy bandwidth, speed against BF16, query, prefill, warm-ups."""
@@ -208,8 +212,8 @@ def as_user_precisions(candidates: str, device: torch.device) -> tuple[str, ...]
         chosen = tuple(get_precision(c.strip()).name for c in candidates.split(",") if c.strip())
     wrong = [c for c in chosen if get_precision(c).quantization != "int4" or c == "int4"]
     if wrong:
-        raise ConfigurationError(f"INT4 candidates are INT4 precisions other than int4 itself ({', '.join(CUDA_CANDIDATES)}), "
-                                 f"got {wrong}")
+        raise ConfigurationError("INT4 candidates are INT4 precisions other than int4 itself (int4-head, int4-g64, "
+                                 f"int4-hopper, int4-preshuffled), got {wrong}")
     return ("bf16", "int4", *dict.fromkeys(chosen))
 
 
@@ -231,21 +235,36 @@ def measure_as_user(settings: LadderSettings, precisions: Sequence[str] = ("bf16
     recorded in the notebook's store as it is measured. Taught in ``notebooks/10_int4_decode.ipynb``.
     """
     query = QuerySetup(settings.query.image_size, settings.new_tokens)
-    runs, profiles = {}, {}
+    runs, profiles, failed = {}, {}, {}
     for precision in progress(precisions, desc="VLMInference(use_compile=True)"):
-        vlm = VLMInference(settings.model_name, precision=precision, device=settings.device, use_compile=True,
-                           compile_backend=settings.backend)
-        runs[precision] = measure_variant(vlm, "compiled", query, settings.repeats, settings.ceilings)
-        settings.store.record_measurement(runs[precision], model=settings.model_name, precision=precision,
-                                          shapes=settings.shapes, repeats=settings.repeats)
-        if settings.on_cuda and vlm.decodes_compiled:
-            profiles[precision] = token_profile(vlm, query)
-            settings.store.record_measurement(profiles[precision], model=settings.model_name, precision=precision,
-                                              shapes=settings.shapes, repeats=3)
-        del vlm
+        try:
+            run, profile = _as_user(settings, precision, query)
+        except Exception as exc:  # a candidate's kernel that does not load or compile here: said, not recorded
+            if precision in ("bf16", "int4"):
+                raise
+            failed[precision] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+        else:
+            runs[precision] = run
+            if profile is not None:
+                profiles[precision] = profile
         gc.collect()
         free_memory(settings.device)
-    return AsUserGetsIt(runs, profiles)
+    return AsUserGetsIt(runs, profiles, failed)
+
+
+def _as_user(settings: LadderSettings, precision: str, query: QuerySetup) -> tuple[DecodeBench, TokenProfile | None]:
+    """One precision of :func:`measure_as_user`: loaded, timed, profiled on CUDA, each result recorded."""
+    vlm = VLMInference(settings.model_name, precision=precision, device=settings.device, use_compile=True,
+                       compile_backend=settings.backend)
+    run = measure_variant(vlm, "compiled", query, settings.repeats, settings.ceilings)
+    settings.store.record_measurement(run, model=settings.model_name, precision=precision, shapes=settings.shapes,
+                                      repeats=settings.repeats)
+    profile = None
+    if settings.on_cuda and vlm.decodes_compiled:
+        profile = token_profile(vlm, query)
+        settings.store.record_measurement(profile, model=settings.model_name, precision=precision,
+                                          shapes=settings.shapes, repeats=3)
+    return run, profile
 
 
 @dataclass(frozen=True)
@@ -295,7 +314,8 @@ def bench_settings(device: str = "auto", model: str = "auto", precisions: str = 
 
 def run_bench(settings: BenchSettings) -> list[DecodeBench]:
     """Measure every precision and variant of ``settings``, recording each as it is measured; returns them. A
-    precision whose backend cannot run here (``BackendUnavailableError``) is reported in a line and left out.
+    precision whose backend cannot run here (``BackendUnavailableError``) is reported in a line and left out; one
+    that fails otherwise is reported too, the rest still run, and :class:`BenchFailed` names the failures at the end.
 
     Taught in ``notebooks/10_int4_decode.ipynb``.
     """
@@ -309,32 +329,45 @@ def run_bench(settings: BenchSettings) -> list[DecodeBench]:
     ceilings = (measure_ceilings(dev, rep_ms=50) if dev.type == "cuda" else
                 measure_ceilings(dev, copy_bytes=64 << 20, matmul_sizes=(128, 256), rep_ms=10))
     shapes = {"image": [settings.query.image_size] * 2, "new_tokens": settings.query.new_tokens, "batch": 1}
-    results = []
+    results, failures = [], []
     grid = [(p, v) for p in settings.precisions for v in settings.variants]
     for precision, variant in progress(grid, desc="precisions x variants"):
         try:
-            vlm = VLMInference(settings.model, precision=precision, device=dev, use_compile=variant == "compiled",
-                               compile_backend=settings.compile_backend)
+            results.append(_bench_one(settings, precision, variant, store, ceilings, shapes))
         except BackendUnavailableError as exc:  # e.g. mslk's Hopper packings elsewhere: said, nothing recorded
             print(f"{precision:>5} {variant:<8} not measured: {exc}", flush=True)
-            continue
-        result = measure_variant(vlm, variant, settings.query, settings.repeats, ceilings,
-                                 inductor_tuning=settings.inductor_tuning)
-        store.record_measurement(result, model=settings.model, precision=precision, shapes=shapes,
-                                 repeats=settings.repeats)
-        results.append(result)
-        print(bench_line(precision, result), flush=True)
-        if settings.profile and result.compiled:
-            profile = token_profile(vlm, settings.query)
-            store.record_measurement(profile, model=settings.model, precision=precision, shapes=shapes, repeats=3)
-            print(f"  per token: {profile.wall_ms:.2f} ms wall, kernels {profile.kernels_ms:.2f} ms "
-                  + ", ".join(f"{k} {v:.2f}" for k, v in profile.parts_ms.items())
-                  + f"; lm_head alone {profile.lm_head_ms:.2f} ms; gaps {profile.gaps_ms:.2f} ms", flush=True)
-        del vlm
+        except Exception as exc:  # one precision's failure loses nothing measured before it, nor stops the rest
+            failures.append(f"{precision} {variant}: {type(exc).__name__}: {exc}")
+            print(f"{precision:>5} {variant:<8} FAILED: {type(exc).__name__}: {exc}", flush=True)
         gc.collect()
         free_memory(dev)
     print(f"records: {store.path}")
+    if failures:
+        raise BenchFailed(f"{len(failures)} of {len(grid)} runs failed: " + "; ".join(failures))
     return results
+
+
+class BenchFailed(RuntimeError):
+    """Some of a benchmark's runs failed (each said in its line); the others were measured and recorded."""
+
+
+def _bench_one(settings: BenchSettings, precision: str, variant: str, store: ResultsStore, ceilings: Ceilings,
+               shapes: dict) -> DecodeBench:
+    """One precision and variant of :func:`run_bench`: loaded, timed, printed, profiled where asked, recorded."""
+    vlm = VLMInference(settings.model, precision=precision, device=settings.device,
+                       use_compile=variant == "compiled", compile_backend=settings.compile_backend)
+    result = measure_variant(vlm, variant, settings.query, settings.repeats, ceilings,
+                             inductor_tuning=settings.inductor_tuning)
+    store.record_measurement(result, model=settings.model, precision=precision, shapes=shapes,
+                             repeats=settings.repeats)
+    print(bench_line(precision, result), flush=True)
+    if settings.profile and result.compiled:
+        profile = token_profile(vlm, settings.query)
+        store.record_measurement(profile, model=settings.model, precision=precision, shapes=shapes, repeats=3)
+        print(f"  per token: {profile.wall_ms:.2f} ms wall, kernels {profile.kernels_ms:.2f} ms "
+              + ", ".join(f"{k} {v:.2f}" for k, v in profile.parts_ms.items())
+              + f"; lm_head alone {profile.lm_head_ms:.2f} ms; gaps {profile.gaps_ms:.2f} ms", flush=True)
+    return result
 
 
 def bench_line(precision: str, r: DecodeBench) -> str:
@@ -362,7 +395,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--results", default=None, help="folder for decode_bench.json (default: the book's)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    run_bench(bench_settings(args.device, args.model, args.precisions, args.variants, args.image_size,
-                             args.new_tokens, args.repeats, args.compile_backend, args.inductor_tuning,
-                             args.profile, args.results))
+    try:
+        run_bench(bench_settings(args.device, args.model, args.precisions, args.variants, args.image_size,
+                                 args.new_tokens, args.repeats, args.compile_backend, args.inductor_tuning,
+                                 args.profile, args.results))
+    except BenchFailed as exc:
+        print(f"done in {time.perf_counter() - started:.0f} s; {exc}")
+        raise SystemExit(1) from None
     print(f"done in {time.perf_counter() - started:.0f} s")
