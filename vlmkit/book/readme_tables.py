@@ -43,6 +43,7 @@ from vlmkit.verdicts.rules import (
     runs_verdict,
     verdict_rows,
 )
+from vlmkit.verdicts.consistency import judge_consistency, same_query_times
 from vlmkit.verdicts.statements import seed_statement_table, seed_statements
 
 
@@ -492,6 +493,23 @@ def gpu_verdict_table(reference: str | Path) -> str:
     return "\n".join(lines)
 
 
+def same_query_table(run_dir: str | Path) -> str:
+    """Markdown table of :func:`vlmkit.verdicts.consistency.same_query_times` for a reference run folder: each
+    notebook's BF16 standard query with the seed's defaults (median whole query and decode per token, samples), and
+    :func:`~vlmkit.verdicts.consistency.judge_consistency`'s verdict under it. Taught in
+    ``notebooks/08_decision.ipynb``.
+    """
+    times = same_query_times(Path(run_dir) / "results")
+    if not times:
+        return "No notebook of this run timed the BF16 standard query."
+    lines = ["| notebook | measured as | samples | whole query (ms) | decode (ms/token) |",
+             "| --- | --- | ---: | ---: | ---: |"]
+    lines += [f"| {t.notebook} | {t.measured_as} | {len(t.query_s)} | {t.query_ms:,.1f} | "
+              + (f"{t.decode_ms:.2f}" if t.decode_ms is not None else "–") + " |" for t in times]
+    judged = judge_consistency(times)
+    return "\n".join(lines + ["", f"Verdict: {judged.text}." if judged else "Verdict: one measurement, nothing to compare."])
+
+
 #: The README's generated blocks: marker name -> (table function, reference run folder).
 README_BLOCKS: dict[str, tuple[Callable[[Path], str], str]] = {
     "reference-runs": (run_table, "reference"),
@@ -504,6 +522,8 @@ README_BLOCKS: dict[str, tuple[Callable[[Path], str], str]] = {
     "h200-phase-table": (phase_table, "reference/nvidia-h200"),
     "h200-decode-table": (decode_table, "reference/nvidia-h200"),
     "h200-speed-verdicts": (speed_verdict_table, "reference/nvidia-h200"),
+    "h200-same-query": (same_query_table, "reference/nvidia-h200"),
+    "cpu-same-query": (same_query_table, "reference/cpu-x86_64"),
     "h100-decode-bench": (bench_table, "reference/nvidia-h100-80gb-hbm3/bench"),
     "h100-graph-diagnostic": (graph_diagnostic_table, "reference/nvidia-h100-80gb-hbm3/bench"),
     "cpu-speed-summary": (speed_claim_summary, "reference/cpu-x86_64"),

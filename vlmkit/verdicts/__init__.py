@@ -6,6 +6,7 @@ statement table.
 - ``precision_speed``: INT8's and INT4's speed against BF16, and the two *why* sentences, judged per precision.
 - ``quality``: accuracy, paired comparisons and logit fidelity of precisions on the tiny model's test set.
 - ``statements``: every statement of the seed in one table, made from one run's records.
+- ``consistency``: the same BF16 query as several notebooks timed it, and whether their numbers agree.
 
 Imports the rooms below it. Taught in notebooks 01 (claims), 02 (quality), 03 (rules) and 08 (statements).
 """
@@ -14,6 +15,10 @@ from vlmkit.core.lazy import lazy_exports
 
 #: Each public name of this room and the module that defines it (loaded on first use).
 _EXPORTS = {
+    "SAME_QUERY_TOLERANCE": "consistency",
+    "SameQuery": "consistency",
+    "judge_consistency": "consistency",
+    "same_query_times": "consistency",
     "SEED_MECHANISM_CLAIMS": "claims",
     "SEED_MEMORY_CLAIMS_GIB": "claims",
     "SEED_MEMORY_CLAIM_MODEL": "claims",
