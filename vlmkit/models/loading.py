@@ -43,6 +43,7 @@ from vlmkit.models.checkpoints import (
 from vlmkit.models.int4 import int4_kernel
 from vlmkit.models.precisions import PRECISION_NAMES, Precision, get_precision
 from vlmkit.models.processor import build_processor
+from vlmkit.models.quantize_in_place import quantize_in_place
 
 
 class _DropInt8CastWarning(logging.Filter):
@@ -204,15 +205,22 @@ def load_model(
     return LoadedModel(net, processor, report)
 
 
-def build_on_device(spec: ArchitectureSpec, device: str | torch.device, *, seed: int = 0) -> LoadedModel:
-    """Draw a registry-style architecture's random BF16 weights directly on ``device``, without a checkpoint.
+def build_on_device(spec: ArchitectureSpec, device: str | torch.device, *, precision: str | Precision = "bf16",
+                    seed: int = 0) -> LoadedModel:
+    """Draw a registry-style architecture's random BF16 weights directly on ``device``, without a checkpoint, and
+    quantize them there in ``precision`` (:func:`vlmkit.models.quantize_in_place.quantize_in_place`: the layers and
+    settings ``from_pretrained`` would use).
 
-    For architectures too large to write to disk and read back (the 72B shape of notebook 08): the model is built
+    For architectures too large to write to disk and read back (the 72B shape of notebook 11): the model is built
     with ``_from_config`` on the device, the processor from the spec, and the report measures the same things as
-    :func:`load_model`'s. Only BF16: quantizing needs ``from_pretrained``.
-    Taught in ``notebooks/08_decision.ipynb``.
+    :func:`load_model`'s (its load time includes the quantization). A quantized model briefly holds its BF16
+    weights: build it before other models that share the device. Taught in ``notebooks/11_large_models.ipynb``.
     """
     dev = resolve_device(device)
+    prec = precision if isinstance(precision, Precision) else get_precision(precision)
+    if prec.dtype != torch.bfloat16:
+        raise ConfigurationError(f"build_on_device draws BF16 weights; {prec.name} computes in {prec.dtype}: load "
+                                 "it with load_model")
     attention = choose_attention(dev)
     start = time.perf_counter()
     with MemoryProbe(dev) as probe:
@@ -220,16 +228,18 @@ def build_on_device(spec: ArchitectureSpec, device: str | torch.device, *, seed:
         with torch.device(dev):
             net = Qwen3VLForConditionalGeneration._from_config(spec.config(), dtype=torch.bfloat16,
                                                                attn_implementation=attention.used)
+        quant_backend = quantize_in_place(net, prec) if prec.is_quantized else None
     load_seconds = time.perf_counter() - start
     net.eval()
     net.generation_config = generation_config(spec)
-    prec = get_precision("bf16")
+    notes = [f"random weights ({spec.name}, seed {seed}, drawn on {dev.type}): measures memory and speed, not quality"]
+    if prec.is_quantized:
+        notes.append(f"quantized in place after drawing ({quant_backend}), the layers from_pretrained replaces")
     report = LoadReport(
         model=spec.name, source=f"random weights drawn on {dev} (no checkpoint)", precision=prec.name,
         precision_label=prec.label, device=str(dev), device_name=device_name(dev), attention=attention,
-        quant_backend=None, weights=measure_footprint(net), memory=probe.result, load_seconds=load_seconds,
-        hf_memory_footprint=int(net.get_memory_footprint()),
-        notes=[f"random weights ({spec.name}, seed {seed}, drawn on {dev.type}): measures memory and speed, not quality"])
+        quant_backend=quant_backend, weights=measure_footprint(net), memory=probe.result, load_seconds=load_seconds,
+        hf_memory_footprint=int(net.get_memory_footprint()), notes=notes)
     return LoadedModel(net, build_processor(spec), report)
 
 

@@ -5,7 +5,8 @@
 - **Weights, by storage kind.** The model is built on PyTorch's ``meta`` device (shapes and dtypes, no memory)
   and every parameter and buffer is counted as ``vlmkit.measure.footprint.measure_footprint`` counts a loaded model.
   Which layers bitsandbytes replaces is transformers' own rule (``HfQuantizer.get_modules_to_not_convert`` and
-  ``should_convert_module``: every ``nn.Linear`` except ``lm_head``); a replaced layer stores its weight in 8 bits
+  ``should_convert_module``: every ``nn.Linear`` except ``lm_head``; one home,
+  :func:`vlmkit.models.quantize_in_place.is_replaced`); a replaced layer stores its weight in 8 bits
   (LLM.int8, plus one float32 scale per output row) or packed two per byte (4-bit, plus one float32 absmax per
   block of bitsandbytes' block size and the 16-entry code; with double quantization the absmax is stored in 8
   bits with a float32 absmax per 256 of them, a 256-entry code and an offset). Everything else stays in the
@@ -49,9 +50,6 @@ from transformers import (
     Qwen3VLConfig,
     Qwen3VLForConditionalGeneration,
 )
-from transformers.pytorch_utils import Conv1D
-from transformers.quantizers.base import HfQuantizer
-from transformers.quantizers.quantizers_utils import should_convert_module
 
 from vlmkit.core.device import resolve_device
 from vlmkit.core.formatting import GIB
@@ -64,6 +62,7 @@ from vlmkit.models.attention_backends import ATTENTION_IMPLEMENTATIONS, choose_a
 from vlmkit.models.images import visual_tokens
 from vlmkit.models.loading import LoadMeasurement
 from vlmkit.models.precisions import Precision, get_precision
+from vlmkit.models.quantize_in_place import is_replaced, modules_kept
 from vlmkit.models.processor import build_processor
 from vlmkit.runtime.attention import AttentionTiming, eager_score_bytes
 
@@ -312,18 +311,12 @@ def _weights(config: Qwen3VLConfig, prec: Precision, device_type: str) -> _Weigh
         return _WEIGHTS_CACHE[key]
     with torch.device("meta"):
         net = Qwen3VLForConditionalGeneration._from_config(config, dtype=prec.dtype)
-    skip: list[str] = []
-    if prec.library == "torchao":
-        skip = list(prec.kept_modules)
-    elif prec.is_quantized:
-        qconfig = prec.quantization_config()
-        skip = HfQuantizer.get_modules_to_not_convert(net, qconfig.llm_int8_skip_modules, net._keep_in_fp32_modules)
+    kept = modules_kept(net, prec)
     bytes_by = {c: dict.fromkeys(STORAGE_KINDS, 0) for c in COMPONENTS}
     quantized = []
     seen: set[int] = set()
     for module_name, module in net.named_modules():
-        replaced = (prec.is_quantized and (type(module) is nn.Linear or isinstance(module, Conv1D))
-                    and should_convert_module(module_name, skip))
+        replaced = is_replaced(prec, module_name, module, kept)
         for name, tensor in chain(module.named_parameters(recurse=False), module.named_buffers(recurse=False)):
             if id(tensor) in seen:  # tied weights are one tensor
                 continue
