@@ -77,7 +77,7 @@ def test_a_scaling_records_each_model_then_the_claim(tmp_path):
     large = dataclasses.replace(_bound("memory bound", 0.6, layers=72), model="big (72 of 80 layers)")
     verdict, text = judge_bandwidth_claim(small, large)
     ceilings = Ceilings(bandwidth=1e10, flops=1e11, dtype="bfloat16")
-    store = ResultsStore("08_decision", tmp_path)
+    store = ResultsStore("11_large_models", tmp_path)
     scaling = BandwidthScaling({"s": small, "l": large}, small, large, verdict, text, QuerySetup(448, 32), ceilings, 3)
     scaling.record(store)
     first, second, claim = store.records()
@@ -95,12 +95,12 @@ def test_a_scaling_records_each_model_then_the_claim(tmp_path):
 
 def test_the_scaling_measures_both_models_and_judges_them(tmp_path, monkeypatch):
     ceilings = Ceilings(bandwidth=1e10, flops=1e11, dtype="bfloat16")
-    monkeypatch.setattr(bandwidth_scaling, "measure_ceilings", lambda device: ceilings)
-    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (200 * GIB, 200 * GIB))  # room for every layer
-    store = ResultsStore("08_decision", tmp_path)
-    scaling = measure_bandwidth_scaling(QWEN3_VL_TINY, QWEN3_VL_TINY_TIED, torch.device("cpu"), store, repeats=2)
+    monkeypatch.setattr(bandwidth_scaling, "available_bytes", lambda device: 200 * GIB)  # room for every layer
+    store = ResultsStore("11_large_models", tmp_path)
+    scaling = measure_bandwidth_scaling(QWEN3_VL_TINY, QWEN3_VL_TINY_TIED, torch.device("cpu"), store, ceilings,
+                                        repeats=2)
     assert list(scaling.bounds) == [QWEN3_VL_TINY.name, QWEN3_VL_TINY_TIED.name] and scaling.repeats == 2
     assert scaling.large is scaling.bounds[QWEN3_VL_TINY_TIED.name] and scaling.query == QuerySetup(64, 8)
     assert (scaling.verdict, scaling.text) == judge_bandwidth_claim(scaling.small, scaling.large)
-    claims = read_measurements(BandwidthClaim, tmp_path, "08_decision")
+    claims = read_measurements(BandwidthClaim, tmp_path, "11_large_models")
     assert [c.measurement.verdict for c in claims] == [scaling.verdict] and len(store.records()) == 3

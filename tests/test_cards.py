@@ -62,17 +62,15 @@ def test_decision_settings_resolve_auto_on_a_cpu_and_refuse_unknown_names(tmp_pa
     assert (s.model_name, s.precisions) == ("qwen3-vl-tiny", ["bf16", "int8", "nf4", "int4"])
     assert s.cards == [8.0, 10.0, 12.0, 16.0, 24.0]
     assert (s.image_sizes, s.batch_sizes, s.new_tokens) == ([64, 128, 256], [1, 2, 4, 8], 8)
-    assert (s.check_model, s.large_model, s.on_cuda) == ("qwen3-vl-tiny-tied", None, False)
+    assert (s.check_model, s.on_cuda) == ("qwen3-vl-tiny-tied", False)
     assert s.checkpoint is not None and s.store.path == tmp_path / "08_decision.json"
     assert s.summary() == ("qwen3-vl-tiny on cpu in ['bf16', 'int8', 'nf4', 'int4']; cards [8.0, 10.0, 12.0, 16.0, 24.0] GiB; "
                            "images [64, 128, 256] px; batches [1, 2, 4, 8]; 8 answer tokens")
     s = decision_settings("cpu", precisions="nf4, bf16", cards="24,8", image_sizes="64", check_model="none",
-                          large_model="qwen3-vl-tiny", results_dir=tmp_path)
+                          results_dir=tmp_path)
     assert (s.precisions, s.cards, s.image_sizes, s.check_model) == (["nf4", "bf16"], [8.0, 24.0], [64], None)
-    assert s.large_model.name == "qwen3-vl-tiny"
-    for bad in ({"check_model": "qwen9"}, {"large_model": "qwen9"}):
-        with pytest.raises(ConfigurationError, match="registry name"):
-            decision_settings("cpu", results_dir=tmp_path, **bad)
+    with pytest.raises(ConfigurationError, match="registry name"):
+        decision_settings("cpu", results_dir=tmp_path, check_model="qwen9")
     with pytest.raises(VLMKitError):
         decision_settings("cpu", precisions="bf16,int3", results_dir=tmp_path)
 

@@ -14,6 +14,7 @@ from vlmkit.verdicts.precision_speed import SPEED_CLAIM_OF, compute_bound_outcom
 from vlmkit.verdicts.quality import PairedAccuracyMeasurement
 from vlmkit.verdicts.rules import judge_speed_claim, mechanism_claim, record_claim
 from vlmkit.verdicts.statements import (
+    BANDWIDTH_TEXT,
     COMPUTE_BOUND_MEMORY_TEXT,
     LARGE_MODEL_TEXT,
     MAX_SAVINGS_TEXT,
@@ -77,8 +78,8 @@ def test_ten_to_forty_percent_slower_is_judged_from_the_headline_ratios(tmp_path
     assert ("faster" in row.measured) == any(r > 1 for r in ratios.values())
 
 
-def _write(path: Path, notebook: str, entries: list[tuple[str, str, dict]]) -> None:
-    records = [{"schema": 1, "notebook": notebook, "experiment": experiment, "run_id": "r", "model": "m",
+def _write(path: Path, notebook: str, entries: list[tuple[str, str, dict]], model: str = "m", run_id: str = "r") -> None:
+    records = [{"schema": 1, "notebook": notebook, "experiment": experiment, "run_id": run_id, "model": model,
                 "precision": precision, "shapes": {"image": [448, 448], "new_tokens": 32}, "repeats": 3,
                 "provenance": {"device_name": "x", "timestamp": "2026-12-01T00:00:00+00:00",
                                "versions": {"torch": "2", "transformers": "5", "bitsandbytes": "0"}},
@@ -291,9 +292,25 @@ def test_reducing_memory_when_compute_bound_is_judged_only_where_a_phase_is(tmp_
     assert f"decode: BF16 {regimes[0]}" in row.measured and f"NF4 {prefill:.2f}x" in row.measured
 
 
-def test_seventy_b_less_data_is_not_measured_without_a_quantized_72b(tmp_path):
-    assert _row(tmp_path, LARGE_MODEL_TEXT).verdict == "not measured here"
-    store = ResultsStore("08_decision", tmp_path, device="cpu")
+def _large_claim(ratios: dict[str, float], verdict: str, model: str = "qwen3-vl-72b-shape (40 of 80 layers)") -> dict:
+    """A large-model-claim record's metrics as notebook 11 writes them."""
+    speedups = {p: {"ratio": r, "low": r - 0.05, "high": r + 0.05, "method": "interleaved pairs", "pairs": 10,
+                    "coverage": 0.98} for p, r in ratios.items()}
+    return {"model": model, "speedups": speedups, "outcomes": {}, "measured_text": f"{model}, whole query: ...",
+            "verdict": verdict, "claim_text": LARGE_MODEL_TEXT, "role": "headline"}
+
+
+def _large_run(busy_s: float | None) -> dict:
+    """A large-precision record's metrics as notebook 11 writes them."""
+    return {"model": "qwen3-vl-72b-shape (40 of 80 layers)", "layers": 40, "published_layers": 80, "step_bytes": 10,
+            "stored_bytes": 20, "query_s": 2.0, "prefill_s": 0.5, "decode_s_per_token": 0.05,
+            "kernel_s_per_token": busy_s, "bandwidth_share": 0.4, "build_s": 9.0, "quant_backend": None}
+
+
+def test_seventy_b_less_data_comes_from_notebook_11s_quantized_72b(tmp_path):
+    empty = _row(tmp_path, LARGE_MODEL_TEXT)
+    assert (empty.verdict, empty.notebook) == ("not run here", "11")
+    store = ResultsStore("08_decision", tmp_path, device="cpu")  # a run made before notebook 11 existed
     for model, params, regime in (("qwen3-vl-8b", 8 * 10**9, "overhead bound"), ("qwen3-vl-72b-shape", 72 * 10**9,
                                                                                   "memory bound")):
         bound = {"regime": regime, "intensity": 1.0, "bandwidth_share": 0.3, "flops_share": 0.0}
@@ -301,15 +318,46 @@ def test_seventy_b_less_data_is_not_measured_without_a_quantized_72b(tmp_path):
                                                 {"bandwidth": 1.0, "flops": 1.0}), model=model, precision="bf16",
                                  shapes={}, repeats=3)
     row = _row(tmp_path, LARGE_MODEL_TEXT)
-    assert row.verdict == "not measured here" and row.notebook == "08"
+    assert row.verdict == "not measured here" and row.notebook == "11"
     assert row.measured.startswith("qwen3-vl-72b-shape in BF16: decode 120.0 ms per token, 30% of the copy "
-                                   "bandwidth (memory bound)") and "times no quantized 72B" in row.measured
+                                   "bandwidth (memory bound)") and "predates notebook 11" in row.measured
+    model = "qwen3-vl-72b-shape (40 of 80 layers)"
+    _write(tmp_path / "11_large_models.json", "11_large_models", [
+        ("large-precision", "bf16", _large_run(0.04)), ("large-precision", "nf4", _large_run(0.01)),
+        ("large-model-claim", None, _large_claim({"nf4": 1.4, "int4": 1.2}, "holds: NF4 faster, INT4 faster"))],
+        model=model)
+    row = _row(tmp_path, LARGE_MODEL_TEXT)
+    assert (row.verdict, row.notebook) == ("holds: NF4 faster, INT4 faster", "11")
+    assert row.measured == (f"{model}, whole query: ...; the GPU is busy 80% of each BF16 decode step, 20% of each NF4 "
+                            "decode step")
+
+
+def test_seventy_b_rows_from_the_cpu_stand_in_judge_nothing(tmp_path):
+    stand_in = "qwen3-vl-tiny-wide"
+    _write(tmp_path / "11_large_models.json", "11_large_models", [
+        ("bandwidth-bound", "bf16", _bound("small", 8, 0.09, 0.04, 0.008)),
+        ("bandwidth-bound", "bf16", _bound(stand_in, 72, 0.5, 0.12, 0.04)),
+        ("bandwidth-claim", "bf16", {"measured_text": "decode per token: ...", "verdict": "holds"}),
+        ("large-model-claim", None, _large_claim({"nf4": 1.4}, "holds: NF4 faster", model=stand_in))], model=stand_in)
+    for text in (LARGE_MODEL_TEXT, BANDWIDTH_TEXT):
+        row = _row(tmp_path, text)
+        assert row.verdict == "not measured here" and "CPU stand-in" in row.measured and row.notebook == "11"
+
+
+def test_seventy_b_executions_that_disagree_make_the_row_inconclusive(tmp_path):
+    model = "qwen3-vl-72b-shape (40 of 80 layers)"
+    _write(tmp_path / "11_large_models.superseded-1.json", "11_large_models",
+           [("large-model-claim", None, _large_claim({"nf4": 0.9}, "refuted: NF4 slower"))], model=model, run_id="a")
+    _write(tmp_path / "11_large_models.json", "11_large_models",
+           [("large-model-claim", None, _large_claim({"nf4": 1.3}, "holds: NF4 faster"))], model=model, run_id="b")
+    row = _row(tmp_path, LARGE_MODEL_TEXT)
+    assert row.verdict == "inconclusive (runs disagree: NF4 0.90x to 1.30x over 2 runs)"
 
 
 #: The rows above and the notebooks each needs.
 NEEDS = {RTX4090_INT8_CLAIM.text: {"03"}, ORDERING_TEXT: {"03"}, MAX_SAVINGS_TEXT: {"03"},
          MEMORY_NOT_SPEED_TEXT: {"01", "03"}, VRAM_NOT_BOTTLENECK_TEXT: {"02", "03"},
-         COMPUTE_BOUND_MEMORY_TEXT: {"03"}, LARGE_MODEL_TEXT: {"08"}}
+         COMPUTE_BOUND_MEMORY_TEXT: {"03"}, LARGE_MODEL_TEXT: {"11"}}
 
 
 @pytest.mark.parametrize("present", [(), ("03",), ("01", "02"), ("01", "03"), ("02", "03"), ("01", "02", "03")])
@@ -332,7 +380,7 @@ def test_a_row_whose_notebook_did_not_run_says_so_and_passes_nothing(tmp_path, p
 
 
 def _bound(model: str, parameters: int, share: float, decode_s: float, kernel_s: float) -> dict:
-    """A bandwidth-bound record's metrics as notebook 08 writes them."""
+    """A bandwidth-bound record's metrics as notebook 11 writes them."""
     bound = {"regime": "memory bound" if share >= 0.25 else "overhead bound", "intensity": 1.0,
              "bandwidth_share": share, "flops_share": 0.001}
     return {"model": model, "layers": 1, "published_layers": 1, "parameters": parameters, "step_flops": 1.0,
@@ -345,10 +393,12 @@ def _bound(model: str, parameters: int, share: float, decode_s: float, kernel_s:
                                                       (0.6, "holds at every cut-off"),
                                                       (0.05, "refuted at every cut-off")])
 def test_the_bandwidth_claim_is_judged_at_every_cut_off_with_the_busy_share(tmp_path, large_share, expected):
-    _write(tmp_path / "08_decision.json", "08_decision", [
+    notebook = "08_decision" if large_share == 0.6 else "11_large_models"  # 08: a run made before notebook 11
+    _write(tmp_path / f"{notebook}.json", notebook, [
         ("bandwidth-bound", "bf16", _bound("small", 8, 0.09, 0.04, 0.008)),
         ("bandwidth-bound", "bf16", _bound("large", 72, large_share, 0.12, 0.04)),
-        ("bandwidth-claim", "bf16", {"measured_text": "decode per token: ...", "verdict": "holds"})])
+        ("bandwidth-claim", "bf16", {"measured_text": "decode per token: ...", "verdict": "holds"})],
+        model="qwen3-vl-72b-shape")
     row = next(r for r in seed_statements(tmp_path) if r.statement.startswith("70B+ models are bandwidth bound"))
-    assert row.verdict == expected
+    assert row.verdict == expected and row.notebook == notebook[:2]
     assert "the GPU's kernels take 33% of each large-model step (40.0 of 120.0 ms), 20% of the small one's" in row.measured

@@ -1,5 +1,6 @@
 """Benchmarks of a model on this machine: the standard query, the roofline, one Linear layer, the decode ladder,
-bandwidth at 72B scale.
+bandwidth at 72B scale, a 72B
+shape quantized.
 
 - ``query``: the book's standard query (image size, answer length) headline verdicts are judged on, and its model.
 - ``roofline``: the device's measured ceilings and where a layer or a phase falls under them.
@@ -10,11 +11,12 @@ bandwidth at 72B scale.
 - ``decode_bench``: ``python -m vlmkit.bench decode``, ``VLMInference`` per precision on the standard query, and
   where one compiled token's time goes.
 - ``bandwidth_scaling``: is a whole query memory bound at 8B and at a 72B shape?
+- ``large_models``: the 72B shape in BF16 and quantized, side by side (notebook 11), and notebook 11's settings.
 - ``compile_variants``: every generation variant in every precision, and the recompile lesson (notebook 05).
 - ``attention_sweep``: every attention variant at every image size (notebook 06).
 - ``tf32_transfers``: TF32 off and on (float32 kernels, whole queries) and host-to-GPU copies (notebook 07).
 
-Imports the rooms below it (core, measure, models, runtime). Taught in notebooks 03 and 05-10.
+Imports the rooms below it (core, measure, models, runtime). Taught in notebooks 03, 05-07 and 09-11.
 """
 
 from vlmkit.core.lazy import lazy_exports
@@ -49,6 +51,22 @@ _EXPORTS = {
     "layer_bytes": "bandwidth_scaling",
     "measure_bandwidth_scaling": "bandwidth_scaling",
     "measure_decode_bound": "bandwidth_scaling",
+    "CONSTANTS_MARGIN": "large_models",
+    "CONSTANTS_PER_WEIGHT": "large_models",
+    "LARGE_MODEL_CLAIM_TEXT": "large_models",
+    "LARGE_PRECISIONS": "large_models",
+    "LARGE_SHAPES": "large_models",
+    "LargeModelClaim": "large_models",
+    "LargeModelSettings": "large_models",
+    "LargePrecisionRun": "large_models",
+    "LargeQuantized": "large_models",
+    "bytes_bound": "large_models",
+    "judge_large_model_claim": "large_models",
+    "large_model_settings": "large_models",
+    "large_models": "large_models",
+    "measure_large_quantized": "large_models",
+    "precision_outcome": "large_models",
+    "shared_spec": "large_models",
     "CompileLessonRun": "compile_variants",
     "CompileSettings": "compile_variants",
     "CompileVariants": "compile_variants",
@@ -134,6 +152,7 @@ _EXPORTS = {
     "classify_phase": "roofline",
     "decode_step_work": "roofline",
     "linear_cost": "roofline",
+    "device_ceilings": "roofline",
     "measure_ceilings": "roofline",
     "roofline": "roofline",
     "weight_bytes": "roofline",

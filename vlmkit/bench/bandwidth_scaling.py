@@ -7,7 +7,7 @@ nothing is written to disk. A GPU too small for all of the large model's layers 
 result says how many: every decoder layer does the same work, so a step's share of the bandwidth does not depend on
 how many of them there are (its time does, in proportion).
 
-Taught in ``notebooks/08_decision.ipynb``.
+Taught in ``notebooks/11_large_models.ipynb``.
 """
 
 from __future__ import annotations
@@ -26,10 +26,9 @@ from vlmkit.bench.roofline import (
     PhaseBound,
     classify_phase,
     decode_step_work,
-    measure_ceilings,
 )
 from vlmkit.core.progress import progress
-from vlmkit.measure.memory import free_memory
+from vlmkit.measure.memory import available_bytes, free_memory
 from vlmkit.measure.profiler import busy_per_phase
 from vlmkit.measure.records import Measurement, ResultsStore
 from vlmkit.models.architectures import ArchitectureSpec
@@ -48,7 +47,7 @@ BANDWIDTH_CLAIM_TEXT = "70B+ models are bandwidth bound, 8B is not"
 @dataclass(frozen=True, kw_only=True)
 class BandwidthClaim(Measurement):
     """The ``bandwidth-claim`` record: "70B+ models are bandwidth bound, 8B is not", the measured sentence behind it
-    and its verdict (:func:`judge_bandwidth_claim`). Taught in ``notebooks/08_decision.ipynb``.
+    and its verdict (:func:`judge_bandwidth_claim`). Taught in ``notebooks/11_large_models.ipynb``.
     """
 
     EXPERIMENT = "bandwidth-claim"
@@ -71,7 +70,7 @@ def fitting_spec(spec: ArchitectureSpec, free_bytes: int, headroom: int = HEADRO
     """``spec`` with as many of its decoder layers as ``free_bytes`` holds besides ``headroom`` (all of them when
     they fit); the name says how many were kept. Raises ``ValueError`` when not even one layer fits.
 
-    Taught in ``notebooks/08_decision.ipynb``.
+    Taught in ``notebooks/11_large_models.ipynb``.
     """
     one, rest = layer_bytes(spec)
     published = spec.text["num_hidden_layers"]
@@ -107,9 +106,9 @@ class DecodeBound:
         return dataclasses.asdict(self)
 
     def table_row(self) -> dict[str, Any]:
-        """This model's row in notebook 08's table: layers, size, bytes per token, times, where decode falls.
+        """This model's row in notebook 11's table: layers, size, bytes per token, times, where decode falls.
 
-        Taught in ``notebooks/08_decision.ipynb``.
+        Taught in ``notebooks/11_large_models.ipynb``.
         """
         return {"model": self.model, "layers": f"{self.layers} of {self.published_layers}",
                 "parameters (B)": self.parameters / 1e9, "weights read per token (GB)": self.step_bytes / 1e9,
@@ -122,7 +121,7 @@ class DecodeBound:
 @dataclass(frozen=True)
 class BandwidthBound(Measurement):
     """The ``bandwidth-bound`` record: one model's :class:`DecodeBound` (its places on the roofline as dicts) and
-    the ceilings it was placed under. Taught in ``notebooks/08_decision.ipynb``.
+    the ceilings it was placed under. Taught in ``notebooks/11_large_models.ipynb``.
     """
 
     EXPERIMENT = "bandwidth-bound"
@@ -151,7 +150,7 @@ def measure_decode_bound(loaded: LoadedModel, ceilings: Ceilings, *, image_size:
     """Time ``repeats`` whole queries (after a warm-up) about a random ``image_size`` px image with fixed-length
     ``new_tokens`` answers, profile the kernels on CUDA, and place the decode step on the roofline.
 
-    Taught in ``notebooks/08_decision.ipynb``.
+    Taught in ``notebooks/11_large_models.ipynb``.
     """
     vlm = VLMInference.from_loaded(loaded)
     image = (np.random.default_rng(0).random((image_size, image_size, 3)) * 255).astype(np.uint8)
@@ -178,7 +177,7 @@ def judge_bandwidth_claim(small: DecodeBound, large: DecodeBound) -> tuple[str, 
     """The verdict on "70B+ models are bandwidth bound, 8B is not" and the measured sentence behind it: holds when
     the large model's decode is memory bound and the small one's is not; partly when only one half is right.
 
-    Taught in ``notebooks/08_decision.ipynb``.
+    Taught in ``notebooks/11_large_models.ipynb``.
     """
     large_ok = large.bound.regime == "memory bound"
     small_ok = small.bound.regime != "memory bound"
@@ -196,7 +195,7 @@ class BandwidthScaling:
     """The same whole query on a small and a large VLM: each one's :class:`DecodeBound` (by the published model's
     name), the verdict on "70B+ is bandwidth bound, 8B is not" and its measured sentence.
 
-    Taught in ``notebooks/08_decision.ipynb``.
+    Taught in ``notebooks/11_large_models.ipynb``.
     """
 
     bounds: dict[str, DecodeBound]
@@ -221,18 +220,17 @@ class BandwidthScaling:
 
 
 def measure_bandwidth_scaling(small: ArchitectureSpec, large: ArchitectureSpec, device: torch.device,
-                              store: ResultsStore, *, repeats: int = 3) -> BandwidthScaling:
-    """Measure the device's ceilings, then the book's standard query on ``small`` and ``large`` (random BF16 weights
-    drawn on the GPU, as many of ``large``'s layers as fit: after an out-of-memory error, fewer, said so), judge the
-    claim and record it all. CUDA only (the free memory decides the layers). Taught in ``notebooks/08_decision.ipynb``.
+                              store: ResultsStore, ceilings: Ceilings, *, repeats: int = 3) -> BandwidthScaling:
+    """The book's standard query on ``small`` and ``large`` (random BF16 weights drawn on the device, as many of
+    ``large``'s layers as the free memory holds: after an out-of-memory error, fewer, said so), each decode step
+    placed under the device's measured ``ceilings``; judge the claim and record it all.
+    Taught in ``notebooks/11_large_models.ipynb``.
     """
-    ceilings = measure_ceilings(device)
     query = standard_query(device.type)
     bounds = {}
-    for spec in progress([small, large], desc="8B and 72B-shaped VLMs"):
+    for spec in progress([small, large], desc="small and large VLM"):
         for headroom in (HEADROOM_BYTES, 4 * HEADROOM_BYTES):  # an out-of-memory error: fewer layers, said so
-            free_memory(device)
-            fitted = fitting_spec(spec, torch.cuda.mem_get_info(device)[0], headroom)
+            fitted = fitting_spec(spec, available_bytes(device), headroom)
             try:
                 loaded = build_on_device(fitted, device)
                 bounds[spec.name] = measure_decode_bound(loaded, ceilings, image_size=query.image_size,

@@ -30,7 +30,7 @@ import torch
 
 from vlmkit.bench.decode_ladder import LadderSettings
 from vlmkit.bench.query import QuerySetup, ask_fixed_length, standard_image, standard_query
-from vlmkit.bench.roofline import Ceilings, decode_step_work, measure_ceilings
+from vlmkit.bench.roofline import Ceilings, decode_step_work, device_ceilings
 from vlmkit.core.device import resolve_device
 from vlmkit.core.progress import progress
 from vlmkit.errors import BackendUnavailableError, ConfigurationError
@@ -326,8 +326,7 @@ def run_bench(settings: BenchSettings) -> list[DecodeBench]:
         recommended_inductor_config_setter()
     dev = settings.device
     store = ResultsStore("decode_bench", settings.results_dir, dev)
-    ceilings = (measure_ceilings(dev, rep_ms=50) if dev.type == "cuda" else
-                measure_ceilings(dev, copy_bytes=64 << 20, matmul_sizes=(128, 256), rep_ms=10))
+    ceilings = device_ceilings(dev)
     shapes = {"image": [settings.query.image_size] * 2, "new_tokens": settings.query.new_tokens, "batch": 1}
     results, failures = [], []
     grid = [(p, v) for p in settings.precisions for v in settings.variants]

@@ -43,7 +43,7 @@ from vlmkit.bench.query import (
     standard_image,
     standard_query,
 )
-from vlmkit.bench.roofline import Ceilings, decode_step_work, measure_ceilings
+from vlmkit.bench.roofline import Ceilings, decode_step_work, device_ceilings
 from vlmkit.core.device import resolve_device
 from vlmkit.errors import ConfigurationError
 from vlmkit.measure.footprint import measure_footprint, stored_bytes
@@ -198,8 +198,7 @@ def ladder_settings(notebook: str, device: str = "auto", model: str = "auto", ne
         print("checkpoint:", checkpoint)
     store = ResultsStore(notebook, results_dir, dev)
     print("measuring the device's copy bandwidth and matmul peak ...")
-    ceilings = (measure_ceilings(dev, rep_ms=50) if on_cuda else
-                measure_ceilings(dev, copy_bytes=64 << 20, matmul_sizes=(128, 256), rep_ms=10))
+    ceilings = device_ceilings(dev)
     return LadderSettings(dev, model_name, query, new_tokens or query.new_tokens, repeats, backend, tuple(quantized),
                           store, ceilings, checkpoint)
 

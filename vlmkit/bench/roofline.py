@@ -157,6 +157,17 @@ def measure_ceilings(device: torch.device, copy_bytes: int = 1 << 30, matmul_siz
                     samples=samples)
 
 
+def device_ceilings(device: torch.device) -> Ceilings:
+    """The ceilings a notebook measures beside its own run, in a few seconds: a 1 GiB copy and 4096/8192 matmuls on
+    CUDA; on a CPU a 64 MiB copy and small matmuls (large BF16 matmuls take minutes on a CPU without BF16 units).
+
+    Taught in ``notebooks/09_decode_ladder.ipynb``.
+    """
+    if device.type == "cuda":
+        return measure_ceilings(device, rep_ms=50)
+    return measure_ceilings(device, copy_bytes=64 << 20, matmul_sizes=(128, 256), rep_ms=10)
+
+
 @dataclass(frozen=True)
 class MeasuredCeilings(Measurement):
     """A ``ceilings`` record: the measured copy bandwidth (bytes/s), the best BF16 matmul (FLOP/s) and their ridge.

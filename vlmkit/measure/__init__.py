@@ -41,6 +41,7 @@ _EXPORTS = {
     "MemoryDelta": "memory",
     "MemoryProbe": "memory",
     "card_need_bytes": "memory",
+    "available_bytes": "memory",
     "free_memory": "memory",
     "measure_cuda_context": "memory",
     "memory": "memory",

@@ -83,6 +83,16 @@ def free_memory(device: torch.device) -> None:
         torch.cuda.empty_cache()
 
 
+def available_bytes(device: torch.device) -> int:
+    """Memory a new model could take on ``device`` now: the CUDA free memory (after :func:`free_memory`), or the
+    memory the operating system calls available on a CPU. Taught in ``notebooks/11_large_models.ipynb``.
+    """
+    free_memory(device)
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    return psutil.virtual_memory().available
+
+
 def _rss() -> int:
     return psutil.Process().memory_info().rss
 

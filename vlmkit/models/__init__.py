@@ -1,6 +1,7 @@
 """The models: architectures, checkpoints, processors, images, precisions, and loading them.
 
-- ``architectures``: the registry of Qwen3-VL shapes the book builds without a hub (8B, 4B, tiny, 72B-shaped).
+- ``architectures``: the registry of Qwen3-VL shapes the book builds without a hub (8B, 4B, tiny; the 72B shape and a
+  wide tiny one, drawn where they run).
 - ``checkpoints``: writing and checking complete Hugging Face checkpoints with random, seeded weights.
 - ``processor``: the real ``Qwen3VLProcessor`` around a tokenizer vlmkit makes itself.
 - ``images``: image input checks and how many visual tokens an image becomes.
@@ -8,8 +9,10 @@
 - ``attention_backends``: which attention implementation a model loads with.
 - ``loading``: ``load_model`` (``from_pretrained`` with a load report), building a model on the device directly.
 - ``int4``: torchao's INT4 weight-only layers put on a loaded model.
+- ``quantize_in_place``: a built model's Linear layers quantized where it lies, as ``from_pretrained`` would.
 
-Imports ``vlmkit.core`` and ``vlmkit.measure``. Taught in notebooks 01 (loading, precisions) and 10 (INT4).
+Imports ``vlmkit.core`` and ``vlmkit.measure``. Taught in notebooks 01 (loading, precisions), 10 (INT4) and 11 (quantizing
+in place).
 """
 
 from vlmkit.core.lazy import lazy_exports
@@ -19,6 +22,7 @@ _EXPORTS = {
     "ArchitectureSpec": "architectures",
     "QWEN3_VL_4B": "architectures",
     "QWEN3_VL_72B_SHAPE": "architectures",
+    "QWEN3_VL_TINY_WIDE": "architectures",
     "QWEN3_VL_8B": "architectures",
     "QWEN3_VL_TINY": "architectures",
     "QWEN3_VL_TINY_TIED": "architectures",
@@ -66,6 +70,9 @@ _EXPORTS = {
     "int4_copy": "int4",
     "int4_kernel": "int4",
     "quantize_language_layers_int4": "int4",
+    "is_replaced": "quantize_in_place",
+    "modules_kept": "quantize_in_place",
+    "quantize_in_place": "quantize_in_place",
     "LoadMeasurement": "loading",
     "LoadReport": "loading",
     "LoadedModel": "loading",

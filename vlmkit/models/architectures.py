@@ -210,7 +210,7 @@ QWEN3_VL_TINY_TIED = ArchitectureSpec(
 
 #: The seed's "70B+" class as a VLM: Qwen3-VL-8B's vision tower in front of a 72B language model with the published
 #: shape of Qwen2.5-VL-72B's (hidden 8192, MLP 29568, 80 layers, 64 query and 8 KV heads). No Qwen3-VL of this size
-#: is published; it stands for "a 70B+ VLM" in notebook 08. Not in :data:`REGISTRY`: at about 137 GiB in BF16 it is
+#: is published; it stands for "a 70B+ VLM" in notebook 11. Not in :data:`REGISTRY`: at about 137 GiB in BF16 it is
 #: never written as a checkpoint, only drawn on a GPU that holds it (:func:`vlmkit.models.loading.build_on_device`).
 QWEN3_VL_72B_SHAPE = ArchitectureSpec(
     name="qwen3-vl-72b-shape",
@@ -219,6 +219,22 @@ QWEN3_VL_72B_SHAPE = ArchitectureSpec(
     text={**QWEN3_VL_8B.text, "vocab_size": 152064, "hidden_size": 8192, "intermediate_size": 29568,
           "num_hidden_layers": 80, "num_attention_heads": 64, "num_key_value_heads": 8},
     vision={**QWEN3_VL_8B.vision, "out_hidden_size": 8192, "deepstack_visual_indexes": [8, 16, 24]},
+)
+
+#: Notebook 11's CPU stand-in for a large model: the tiny model's vision tower in front of a language model four
+#: times as wide and with eight layers (about 27 M parameters, a decode step reads about 50 MB in BF16). It checks
+#: notebook 11's code on a CPU; it is not a 70B model and its ratios say nothing about one. Not in :data:`REGISTRY`
+#: either: it is drawn where it runs, like the 72B shape.
+QWEN3_VL_TINY_WIDE = ArchitectureSpec(
+    name="qwen3-vl-tiny-wide",
+    description="The tiny Qwen3-VL's vision tower with a language model 4x as wide, 8 layers (CPU stand-in for a "
+                "large model in notebook 11), random weights",
+    text={**_TINY_TEXT, "hidden_size": 512, "intermediate_size": 1536, "num_hidden_layers": 8,
+          "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 64},
+    vision={**_TINY_VISION, "out_hidden_size": 512},
+    special_tokens_start=256,
+    min_pixels=32 * 32,
+    max_pixels=256 * 256,
 )
 
 REGISTRY: dict[str, ArchitectureSpec] = {

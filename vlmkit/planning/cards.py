@@ -41,7 +41,7 @@ from vlmkit.measure.records import (
     metric,
     read_measurements,
 )
-from vlmkit.models.architectures import QWEN3_VL_72B_SHAPE, REGISTRY, ArchitectureSpec
+from vlmkit.models.architectures import REGISTRY
 from vlmkit.models.checkpoints import write_checkpoint
 from vlmkit.models.loading import load_model
 from vlmkit.models.precisions import get_precision
@@ -166,7 +166,6 @@ class DecisionSettings:
     batch_sizes: list[int]
     new_tokens: int
     check_model: str | None  # None: no second architecture
-    large_model: ArchitectureSpec | None  # None: section 5 is skipped
     store: ResultsStore
     checkpoint: Path | None  # the checkpoint written for a registry model, None for a directory or a hub id
 
@@ -183,11 +182,11 @@ class DecisionSettings:
 
 def decision_settings(device: str = "auto", model: str = "auto", precisions: str = "bf16,int8,nf4,int4",
                       cards: str = "8,10,12,16,24", image_sizes: str = "auto", batch_sizes: str = "1,2,4,8",
-                      new_tokens: int = 8, check_model: str = "auto", large_model: str = "auto",
+                      new_tokens: int = 8, check_model: str = "auto",
                       results_dir: str | Path | None = None) -> DecisionSettings:
     """Resolve notebook 08's parameters and write the registry model's checkpoint: ``"auto"`` means the 8B, images
-    of 448-1792 px, the 4B as second architecture and the 72B-shaped VLM on CUDA; the tiny model, 64-256 px and the
-    tied-embedding tiny model (no large model) on a CPU. Lists are comma-separated; unknown precisions or models
+    of 448-1792 px and the 4B as second architecture on CUDA; the tiny model, 64-256 px and the tied-embedding tiny
+    model on a CPU. Lists are comma-separated; unknown precisions or models
     raise a clear error.
 
     Taught in ``notebooks/08_decision.ipynb``.
@@ -202,18 +201,13 @@ def decision_settings(device: str = "auto", model: str = "auto", precisions: str
     if check is not None and check not in REGISTRY:
         raise ConfigurationError(f"CHECK_MODEL must be 'auto', 'none' or a registry name {sorted(REGISTRY)}, got "
                                  f"{check_model!r}")
-    if large_model not in ("auto", "none") and large_model not in REGISTRY:
-        raise ConfigurationError(f"LARGE_MODEL must be 'auto', 'none' or a registry name {sorted(REGISTRY)}, got "
-                                 f"{large_model!r}")
-    large = ((QWEN3_VL_72B_SHAPE if on_cuda else None) if large_model == "auto" else
-             None if large_model == "none" else REGISTRY[large_model])
     checkpoint = None
     if model_name in REGISTRY:
         checkpoint = write_checkpoint(model_name, device=dev.type)
         print("checkpoint:", checkpoint)
     return DecisionSettings(dev, model_name, names, sorted(float(c) for c in str(cards).split(",")),
                             [int(s) for s in str(sizes).split(",")], [int(b) for b in str(batch_sizes).split(",")],
-                            new_tokens, check, large, ResultsStore("08_decision", results_dir, dev), checkpoint)
+                            new_tokens, check, ResultsStore("08_decision", results_dir, dev), checkpoint)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from vlmkit.bench.bandwidth_scaling import (
     BandwidthClaim,
 )
 from vlmkit.bench.decode_ladder import RECIPE_PAIR, DecodeRung, RecipePrecision
+from vlmkit.bench.large_models import LARGE_MODEL_CLAIM_TEXT, LargeModelClaim, LargePrecisionRun
 from vlmkit.bench.linear_layers import OutlierTiming
 from vlmkit.bench.model_speed import OTHER_CUTOFFS, ModelSpeed
 from vlmkit.bench.roofline import OVERHEAD_SHARE, LinearLayerTiming
@@ -31,6 +32,7 @@ from vlmkit.measure.records import (
     metric,
     read_measurements,
 )
+from vlmkit.models.architectures import QWEN3_VL_72B_SHAPE
 from vlmkit.models.int4 import Int4Verdict
 from vlmkit.models.loading import LoadMeasurement
 from vlmkit.models.precisions import get_precision
@@ -67,7 +69,7 @@ MAX_SAVINGS_TEXT = "quantize for maximum memory savings, and you'll get slower i
 #: The seed's advice for cards with memory to spare.
 VRAM_NOT_BOTTLENECK_TEXT = "don't quantize when VRAM isn't the bottleneck"
 #: The seed's exception for large models: quantized weights are less data to move per token.
-LARGE_MODEL_TEXT = "70B+ models: less data = faster, so quantizing them speeds them up"
+LARGE_MODEL_TEXT = LARGE_MODEL_CLAIM_TEXT
 #: The seed's "INT8 is 10-25 % slower than BF16 on an RTX 4090", as a speed ratio to BF16 (any GPU can test a ratio).
 RTX4090_INT8_CLAIM = SpeedClaim("int8-rtx4090", "INT8 is 10-25 % slower than BF16 on an RTX 4090", 0.75, 0.9)
 #: The ordering the seed's speed table implies (its INT8 range lies above its INT4 range).
@@ -435,17 +437,41 @@ def _vram_not_bottleneck_row(run: _Run) -> Statement:
                      "query (03) and accuracy on the trained tiny model (02): " + "; ".join(parts), outcome, "02, 03")
 
 
+#: Where the large-model rows come from: notebook 11; runs made before it existed measured section 1 in notebook 08.
+LARGE_MODEL_NOTEBOOKS = ("11_large_models", "08_decision")
+
+
+def _large_notebook(run: _Run) -> str:
+    """The notebook whose records this run's large-model rows read: 11, or 08 in a run made before 11 existed."""
+    return next((nb for nb in LARGE_MODEL_NOTEBOOKS if run.records(nb, BandwidthClaim.EXPERIMENT)),
+                LARGE_MODEL_NOTEBOOKS[0])
+
+
+def _stand_in(model: str) -> bool:
+    """Whether a run's large model is notebook 11's CPU stand-in rather than the 72B shape."""
+    return not model.startswith(QWEN3_VL_72B_SHAPE.name)
+
+
+def _stand_in_row(text: str, model: str) -> Statement:
+    return Statement(text, f"this run's large model is {model}, notebook 11's CPU stand-in (about 27 M parameters), "
+                     "not a 70B-class model: its numbers check the code only", "not measured here", "11")
+
+
 def _bandwidth_row(run: _Run) -> Statement:
-    """"70B+ is bandwidth bound, 8B is not", from notebook 08's measurement of both."""
-    found = read_measurements(BandwidthClaim, run.dir, "08_decision")
+    """"70B+ is bandwidth bound, 8B is not", from notebook 11's measurement of both (08's in older runs)."""
+    notebook = _large_notebook(run)
+    found = read_measurements(BandwidthClaim, run.dir, notebook)
     if not found:
-        return Statement(BANDWIDTH_TEXT, "not measured in this run (it needs a CUDA GPU that holds at least part of "
-                         "a 72B-shaped model)", "not measured here", "08")
+        return Statement(BANDWIDTH_TEXT, "not measured in this run (notebook 11 has no results in this run's folder)",
+                         "not run here", "11")
     m = found[0].measurement
-    bounds = sorted((r.measurement for r in read_measurements(BandwidthBound, run.dir, "08_decision")),
+    if _stand_in(found[0].model):
+        return _stand_in_row(BANDWIDTH_TEXT, found[0].model)
+    where = notebook[:2]
+    bounds = sorted((r.measurement for r in read_measurements(BandwidthBound, run.dir, notebook)),
                     key=lambda b: b.parameters)
     if len(bounds) < 2:
-        return Statement(BANDWIDTH_TEXT, m.measured_text, m.verdict, "08")
+        return Statement(BANDWIDTH_TEXT, m.measured_text, m.verdict, where)
     small, large = bounds[0], bounds[-1]
     cutoffs = sorted({*OTHER_CUTOFFS, OVERHEAD_SHARE})
     held = [c for c in cutoffs if large.bound["bandwidth_share"] >= c > small.bound["bandwidth_share"]]
@@ -458,22 +484,46 @@ def _bandwidth_row(run: _Run) -> Statement:
     verdict_ = ("holds at every cut-off" if len(held) == len(cutoffs) else "refuted at every cut-off" if not held
                 else "partly: holds at a " + " and ".join(f"{c:.0%}" for c in held) + " cut-off, not at "
                 + " and ".join(f"{c:.0%}" for c in cutoffs if c not in held))
-    return Statement(BANDWIDTH_TEXT, text, verdict_, "08")
+    return Statement(BANDWIDTH_TEXT, text, verdict_, where)
+
+
+def _large_runs_disagree(run: _Run) -> str | None:
+    """Where separate executions of notebook 11 kept in this folder put a precision's whole-query ratio on both
+    sides of 1x: ``"NF4 0.95x to 1.10x over 2 runs"``, else ``None``."""
+    ratios: dict[str, list[float]] = {}
+    for execution in notebook_runs(run.dir, "11_large_models"):
+        claims = [r for r in execution if r["experiment"] == LargeModelClaim.EXPERIMENT]
+        for p, s in (claims[-1]["metrics"]["speedups"].items() if claims else ()):
+            ratios.setdefault(p, []).append(s["ratio"])
+    split = [f"{get_precision(p).short_label} {min(r):.2f}x to {max(r):.2f}x over {len(r)} runs"
+             for p, r in ratios.items() if len(r) > 1 and min(r) < 1 < max(r)]
+    return "; ".join(split) or None
 
 
 def _large_model_row(run: _Run) -> Statement:
-    """"70B+: less data = faster": notebook 08 places a 72B-shaped model's decode on the roofline with random BF16
-    weights and times no quantized one, so the row says what was measured and that the claim was not."""
-    found = read_measurements(BandwidthBound, run.dir, "08_decision")
-    if not found:
-        return Statement(LARGE_MODEL_TEXT, "not measured in this run (notebook 08 times a 72B-shaped model only on a "
-                         "CUDA GPU that holds at least part of it)", "not measured here", "08")
-    large = max(found, key=lambda r: r.measurement.parameters)
-    m = large.measurement
-    return Statement(LARGE_MODEL_TEXT, f"{m.model} in {get_precision(large.precision).short_label}: decode "
-                     f"{1e3 * m.decode_s_per_token:.1f} ms per token, {m.bound['bandwidth_share']:.0%} of the copy "
-                     f"bandwidth ({m.bound['regime']}); notebook 08 draws its weights in BF16 and times no quantized "
-                     "72B, so whether fewer bytes make it faster is not measured", "not measured here", "08")
+    """"70B+: less data = faster": notebook 11's 72B shape in BF16 and quantized, whole queries in interleaved
+    rounds; inconclusive where separate executions of the notebook disagree about faster or slower."""
+    found = read_measurements(LargeModelClaim, run.dir, "11_large_models")
+    if found:
+        m = found[0].measurement
+        if _stand_in(m.model):
+            return _stand_in_row(LARGE_MODEL_TEXT, m.model)
+        busy = [r for r in read_measurements(LargePrecisionRun, run.dir, "11_large_models")
+                if r.measurement.kernel_s_per_token]
+        busy_text = ("; the GPU is busy " + ", ".join(
+            f"{r.measurement.kernel_s_per_token / r.measurement.decode_s_per_token:.0%} of each "
+            f"{get_precision(r.precision).short_label} decode step" for r in busy)) if busy else ""
+        disagree = _large_runs_disagree(run)
+        return Statement(LARGE_MODEL_TEXT, m.measured_text + busy_text,
+                         f"inconclusive (runs disagree: {disagree})" if disagree else m.verdict, "11")
+    older = read_measurements(BandwidthBound, run.dir, "08_decision")
+    if not older:
+        return Statement(LARGE_MODEL_TEXT, "not measured in this run (notebook 11 has no results in this run's folder)",
+                         "not run here", "11")
+    m = max(older, key=lambda r: r.measurement.parameters).measurement
+    return Statement(LARGE_MODEL_TEXT, f"{m.model} in BF16: decode {1e3 * m.decode_s_per_token:.1f} ms per token, "
+                     f"{m.bound['bandwidth_share']:.0%} of the copy bandwidth ({m.bound['regime']}); this run predates "
+                     "notebook 11, which times the 72B shape quantized: not measured", "not measured here", "11")
 
 
 def _recipe_row(run: _Run) -> Statement:
