@@ -30,7 +30,7 @@ from vlmkit.book.exercises import (
     sdpa_backend_that_runs,
 )
 from vlmkit.core.formatting import GIB
-from vlmkit.models.architectures import get_spec
+from vlmkit.models.architectures import QWEN3_VL_72B_SHAPE, ArchitectureSpec, get_spec
 from vlmkit.models.loading import LoadMeasurement
 from vlmkit.planning.planner import plan_memory
 from vlmkit.planning.recommend import (
@@ -47,9 +47,10 @@ from vlmkit.verdicts.quality import PairedAccuracyMeasurement, mcnemar_exact
 from vlmkit.verdicts.rules import speed_verdict, verdict
 
 
-def _meta_model(name: str) -> nn.Module:
+def _meta_model(name: str | ArchitectureSpec) -> nn.Module:
+    spec = name if isinstance(name, ArchitectureSpec) else get_spec(name)
     with torch.device("meta"):
-        return Qwen3VLForConditionalGeneration(get_spec(name).config())
+        return Qwen3VLForConditionalGeneration(spec.config())
 
 
 def _first_fit(warmup_a: float, steady_a: float, warmup_b: float, steady_b: float) -> int:
@@ -94,7 +95,7 @@ def _quality() -> dict[str, Any]:
             "NF4_QUALITY_VERDICT": verdict(m.relative, low, high, tolerance=0.0, spread=tuple(m.interval)).outcome}
 
 
-def _language_bytes(name: str, linear_bytes_per_weight: float) -> tuple[float, float]:
+def _language_bytes(name: str | ArchitectureSpec, linear_bytes_per_weight: float) -> tuple[float, float]:
     """Bytes one decode step reads (language layers and lm_head, 16-bit except the layers' Linear weights) and the
     number of language-layer parameters."""
     model = _meta_model(name)
@@ -200,12 +201,23 @@ def _int4_decode() -> dict[str, Any]:
             / (bf16.bytes_per_token / int4.bytes_per_token)}
 
 
+def _large_models() -> dict[str, Any]:
+    model = _meta_model(QWEN3_VL_72B_SHAPE)
+    layer = sum(p.numel() for p in model.model.language_model.layers[0].parameters())
+    rest = sum(p.numel() for p in model.parameters()) - QWEN3_VL_72B_SHAPE.text["num_hidden_layers"] * layer
+    nf4 = 0.5 + 4 / 64  # 4 bits and a float32 absmax per block of 64 weights
+    bf16_72b, nf4_72b = _language_bytes(QWEN3_VL_72B_SHAPE, 2)[0], _language_bytes(QWEN3_VL_72B_SHAPE, nf4)[0]
+    bf16_8b, nf4_8b = _language_bytes("qwen3-vl-8b", 2)[0], _language_bytes("qwen3-vl-8b", nf4)[0]
+    return {"LAYERS_ON_80GIB": int((80 * GIB - 3 * GIB - 2 * rest) // (2 * layer)),
+            "IDEAL_NF4_SPEEDUP_72B": bf16_72b / nf4_72b, "IDEAL_NF4_SPEEDUP_8B": bf16_8b / nf4_8b}
+
+
 def solutions() -> dict[str, dict[str, Any]]:
     """Every exercise notebook's answers (its ``parameters`` cell), keyed by the notebook's name without suffix."""
     return {"00_environment": _environment(), "01_loading_precisions": _loading(), "02_quality": _quality(),
             "03_dequantization": _dequantization(), "04_kv_cache": _kv_cache(), "05_compile": _compile(),
             "06_attention": _attention(), "07_tf32_transfers": _tf32_transfers(), "08_decision": _decision(),
-            "09_decode_ladder": _decode_ladder(), "10_int4_decode": _int4_decode()}
+            "09_decode_ladder": _decode_ladder(), "10_int4_decode": _int4_decode(), "11_large_models": _large_models()}
 
 
 if __name__ == "__main__":

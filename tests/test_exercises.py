@@ -126,10 +126,11 @@ def _run_spoiled(answers: dict[str, dict[str, Any]]) -> tuple[nbformat.NotebookN
 def runs(tmp_path_factory) -> dict[str, Any]:
     """The three runs, each in its own kernel, side by side (kernel start and imports dominate each)."""
     out = tmp_path_factory.mktemp("exercises")
+    answers = _solutions()  # once, before the threads (two threads computing them at once gave a wrong pick)
     with ThreadPoolExecutor(max_workers=3) as pool:
         unanswered = pool.submit(_run_with_papermill, _joined({}), out / "unanswered.ipynb")
-        solved = pool.submit(_run_with_papermill, _joined(_solutions()), out / "solved.ipynb")
-        spoiled = pool.submit(_run_spoiled, _solutions())
+        solved = pool.submit(_run_with_papermill, _joined(answers), out / "solved.ipynb")
+        spoiled = pool.submit(_run_spoiled, answers)
         spoiled_run, failures = spoiled.result()
         return {"unanswered": unanswered.result(), "solved": solved.result(), "spoiled": failures,
                 "spoiled run": spoiled_run}

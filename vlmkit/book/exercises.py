@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from transformers import Qwen3VLForConditionalGeneration
 
+from vlmkit.bench.bandwidth_scaling import HEADROOM_BYTES, fitting_spec
 from vlmkit.bench.decode_ladder import DecodeRung, Int4Rung
 from vlmkit.bench.model_speed import ModelSpeed
 from vlmkit.bench.roofline import (
@@ -39,7 +40,7 @@ from vlmkit.measure.footprint import Footprint, measure_footprint
 from vlmkit.measure.profiler import operator_events
 from vlmkit.measure.records import CHECKOUT, experiment_records
 from vlmkit.measure.speedup import speedup_of_medians
-from vlmkit.models.architectures import get_spec
+from vlmkit.models.architectures import QWEN3_VL_72B_SHAPE, ArchitectureSpec, get_spec
 from vlmkit.models.attention_backends import SDPA_BACKENDS
 from vlmkit.models.loading import LoadMeasurement
 from vlmkit.models.precisions import get_precision
@@ -646,3 +647,36 @@ def check_int4_share_of_ideal(share: float | None) -> None:
             what="measured INT4/BF16 tokens/s over the BF16/INT4 bytes per token",
             hint="a decode at the speed of memory would be faster by the ratio of bytes per token; divide the "
                  "measured ratio of tokens/s by it")
+
+
+# --- 11 · 70B+ ----------------------------------------------------------------------------------------------------
+def _planned_step_bytes(model: ArchitectureSpec | str, precision: str) -> int:
+    """The bytes one decode step of ``model`` reads in ``precision`` (language layers and ``lm_head``, every
+    storage kind), from the memory planner's weights."""
+    weights = plan_memory(model, precision, image_size=448, device="cuda", cuda_context_bytes=0).weights_by
+    return sum(sum(weights[c].values()) for c in ("language layers", "lm_head"))
+
+
+def check_layers_on_80gib(layers: int | None) -> None:
+    """Exercise 11.1: how many BF16 decoder layers of the 72B shape an 80 GiB card holds beside 3 GiB of headroom.
+
+    Taught in ``notebooks/11_large_models.ipynb``.
+    """
+    fitted = fitting_spec(QWEN3_VL_72B_SHAPE, 80 * GIB, HEADROOM_BYTES)
+    _count("LAYERS_ON_80GIB", layers, fitted.text["num_hidden_layers"],
+           what="vlmkit.bench.bandwidth_scaling.fitting_spec(QWEN3_VL_72B_SHAPE, 80 GiB)",
+           hint="BF16 stores 2 bytes per parameter; everything outside the decoder layers (vision tower, token "
+                "embeddings, lm_head, final norm) is there once, then whole layers fill what is left beside 3 GiB")
+
+
+def check_ideal_nf4_speedups(speedup_72b: float | None, speedup_8b: float | None) -> None:
+    """Exercise 11.2: what NF4 could gain over BF16 in a memory-bound decode, on the 72B shape and on the 8B.
+
+    Taught in ``notebooks/11_large_models.ipynb``.
+    """
+    hint = ("a decode at the speed of memory is faster by BF16's bytes per token over NF4's: NF4 stores half a byte "
+            "per Linear weight of the decoder layers plus a float32 absmax per 64 weights; norms and lm_head stay BF16")
+    for name, given, model in (("IDEAL_NF4_SPEEDUP_72B", speedup_72b, QWEN3_VL_72B_SHAPE),
+                               ("IDEAL_NF4_SPEEDUP_8B", speedup_8b, "qwen3-vl-8b")):
+        _number(name, given, _planned_step_bytes(model, "bf16") / _planned_step_bytes(model, "nf4"), rel_tol=0.02,
+                what="the memory planner's BF16 over NF4 bytes per decode step", hint=hint)
