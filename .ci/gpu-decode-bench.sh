@@ -4,7 +4,7 @@
 # Finds its packages as .ci/gpu-site.sh says (carry .gpu-pack: the wheelhouse with mslk-cuda and gemlite, built by
 # .ci/build-gpu-site.sh); then, each stage under its own time limit (seconds; 0 skips the stage) so that
 # what was measured still comes back:
-#   TEST_SECONDS (90)    the CUDA-only tests of the decode loop (the hand-captured CUDA graph)
+#   TEST_SECONDS (90)    the CUDA-only tests: the decode loop (the hand-captured CUDA graph), quantizing in place
 #   FIRST_SECONDS (430)  `python -m vlmkit.bench decode`, compiled and profiled: BF16, INT4 and its kernel
 #                        candidates (lm_head too, groups of 64, mslk's two Hopper packings: said and skipped where
 #                        mslk cannot run)
@@ -23,7 +23,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv |
 bench() { timeout "$1" python3 -m vlmkit.bench decode --results "$out/results" "${@:2}" 2>&1 | tee -a "$out/log.txt"; }
 stage() { [ "$1" != 0 ]; }
 if stage "${TEST_SECONDS:-90}"; then
-  timeout "${TEST_SECONDS:-90}" python3 -m pytest -q -p no:cacheprovider -o addopts="" tests/test_decode_loop.py \
+  timeout "${TEST_SECONDS:-90}" python3 -m pytest -q -p no:cacheprovider -o addopts="" tests/test_decode_loop.py tests/test_quantize_in_place.py \
     -k cuda 2>&1 | tail -5 | tee -a "$out/log.txt"
 fi
 stage "${FIRST_SECONDS:-430}" && bench "${FIRST_SECONDS:-430}" \

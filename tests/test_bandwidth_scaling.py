@@ -25,6 +25,7 @@ from vlmkit.models.architectures import (
     QWEN3_VL_72B_SHAPE,
     QWEN3_VL_TINY,
     QWEN3_VL_TINY_TIED,
+    QWEN3_VL_TINY_WIDE,
     count_parameters,
 )
 from vlmkit.models.loading import build_on_device
@@ -46,6 +47,25 @@ def test_fitting_spec_keeps_every_layer_that_fits_and_says_how_many():
     assert half.text["num_hidden_layers"] == 40 and "40 of 80 layers" in half.name
     with pytest.raises(ValueError, match="even one decoder layer"):
         fitting_spec(QWEN3_VL_72B_SHAPE, 8 * GIB)
+
+
+def test_layer_bytes_of_a_quantized_precision_bound_what_it_stores():
+    one, rest = layer_bytes(QWEN3_VL_72B_SHAPE)
+    nf4_layer, nf4_rest = layer_bytes(QWEN3_VL_72B_SHAPE, "nf4")
+    assert 0.25 * one < nf4_layer < 0.3 * one and nf4_rest == rest  # 4 bits and absmax per 64; the rest counted BF16
+    for precision in ("nf4", "int8"):  # the bound holds for what the model really stores (CPU int4: a byte a weight)
+        stored = build_on_device(QWEN3_VL_TINY_WIDE, "cpu", precision=precision).report.weights.bytes_by
+        bound, _ = layer_bytes(QWEN3_VL_TINY_WIDE, precision)
+        assert sum(stored["language layers"].values()) <= QWEN3_VL_TINY_WIDE.text["num_hidden_layers"] * bound
+
+
+def test_fitting_spec_keeps_the_layers_every_precision_holds_together():
+    sizes = [layer_bytes(QWEN3_VL_72B_SHAPE, p) for p in ("bf16", "nf4", "int4")]
+    one, rest = sum(s[0] for s in sizes), sum(s[1] for s in sizes)
+    spec = fitting_spec(QWEN3_VL_72B_SHAPE, rest + 20 * one + 3 * GIB, 3 * GIB, ("nf4", "int4", "bf16"))
+    assert spec.text["num_hidden_layers"] == 20 and spec.name == "qwen3-vl-72b-shape (20 of 80 layers)"
+    with pytest.raises(ValueError, match="in bf16, nf4 needs"):
+        fitting_spec(QWEN3_VL_72B_SHAPE, 10 * GIB, precisions=("bf16", "nf4"))
 
 
 def _bound(regime: str, share: float, layers: int = 80) -> DecodeBound:

@@ -41,3 +41,13 @@ def test_a_quantized_build_answers_and_refuses_what_it_cannot_draw():
         build_on_device(QWEN3_VL_TINY, "cpu", precision="fp16")
     with pytest.raises(ValueError, match="not a quantized precision"):
         quantize_in_place(vlm.model, get_precision("bf16"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU: bitsandbytes quantizes on the GPU there")
+@pytest.mark.parametrize(("precision", "stored"), [("int8", torch.int8), ("nf4", torch.uint8)])
+def test_on_cuda_the_weights_really_are_quantized_where_they_lie(precision, stored):
+    built = build_on_device(QWEN3_VL_TINY, "cuda", precision=precision)
+    layer = built.model.model.language_model.layers[0].mlp.up_proj
+    assert layer.weight.device.type == "cuda" and layer.weight.dtype == stored
+    answer = ask_fixed_length(VLMInference.from_loaded(built), standard_image(64), 4)
+    assert answer.stats.tokens_out == 4

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from vlmkit.measure.profiler import busy_per_phase
 from vlmkit.measure.records import Measurement, ResultsStore
 from vlmkit.models.architectures import ArchitectureSpec
 from vlmkit.models.loading import LoadedModel, build_on_device
+from vlmkit.models.precisions import get_precision
 from vlmkit.runtime.inference import VLMInference
 
 #: What is kept free besides the weights when choosing how many layers fit: activations of one query, the logits,
@@ -57,27 +59,45 @@ class BandwidthClaim(Measurement):
     role: str = "headline"
 
 
-def layer_bytes(spec: ArchitectureSpec) -> tuple[int, int]:
-    """BF16 bytes of one language-model decoder layer and of everything else, counted on the meta device."""
+#: Bytes a 4-bit or 8-bit Linear weight may store per weight beyond its bits (bitsandbytes' float32 absmax per 64
+#: weights is the largest), and a margin for each layer's code tables and offsets: :func:`layer_bytes`' bound for a
+#: quantized precision (the layer count is chosen with it; the bytes themselves are measured).
+CONSTANTS_PER_WEIGHT = 4 / 64
+CONSTANTS_MARGIN = 1.01
+
+
+def layer_bytes(spec: ArchitectureSpec, precision: str = "bf16") -> tuple[int, int]:
+    """The bytes of one language-model decoder layer and of everything else, counted on the meta device: exact in
+    BF16; for a quantized ``precision`` an upper bound (its bits per Linear weight plus :data:`CONSTANTS_PER_WEIGHT`,
+    times :data:`CONSTANTS_MARGIN`; everything else counted in BF16). Taught in ``notebooks/11_large_models.ipynb``.
+    """
     with torch.device("meta"):
         model = Qwen3VLForConditionalGeneration._from_config(spec.config(), dtype=torch.bfloat16)
-    total = sum(p.numel() * p.element_size() for p in model.parameters())
-    one = sum(p.numel() * p.element_size() for p in model.model.language_model.layers[0].parameters())
-    return one, total - one * spec.text["num_hidden_layers"]
+    layer = model.model.language_model.layers[0]
+    linear = sum(m.weight.numel() for m in layer.modules() if isinstance(m, torch.nn.Linear))
+    one = sum(p.numel() * p.element_size() for p in layer.parameters())
+    rest = sum(p.numel() * p.element_size() for p in model.parameters()) - one * spec.text["num_hidden_layers"]
+    prec = get_precision(precision)
+    if prec.is_quantized:
+        one += int(linear * ((prec.bits / 8 + CONSTANTS_PER_WEIGHT) * CONSTANTS_MARGIN - 2))
+    return one, rest
 
 
-def fitting_spec(spec: ArchitectureSpec, free_bytes: int, headroom: int = HEADROOM_BYTES) -> ArchitectureSpec:
-    """``spec`` with as many of its decoder layers as ``free_bytes`` holds besides ``headroom`` (all of them when
-    they fit); the name says how many were kept. Raises ``ValueError`` when not even one layer fits.
+def fitting_spec(spec: ArchitectureSpec, free_bytes: int, headroom: int = HEADROOM_BYTES,
+                 precisions: Sequence[str] = ("bf16",)) -> ArchitectureSpec:
+    """``spec`` with as many of its decoder layers as one model in each of ``precisions`` hold together in
+    ``free_bytes`` besides ``headroom`` (:func:`layer_bytes`; all of them when they fit); the name says how many
+    were kept. Raises ``ValueError`` when not even one layer fits.
 
     Taught in ``notebooks/11_large_models.ipynb``.
     """
-    one, rest = layer_bytes(spec)
+    sizes = [layer_bytes(spec, p) for p in precisions]
+    one, rest = sum(s[0] for s in sizes), sum(s[1] for s in sizes)
     published = spec.text["num_hidden_layers"]
     layers = min(published, int((free_bytes - headroom - rest) // one))
     if layers < 1:
-        raise ValueError(f"{spec.name} needs {(rest + one + headroom) / 2**30:.1f} GiB for even one decoder layer; "
-                         f"{free_bytes / 2**30:.1f} GiB are free")
+        raise ValueError(f"{spec.name} in {', '.join(precisions)} needs {(rest + one + headroom) / 2**30:.1f} GiB for "
+                         f"even one decoder layer each; {free_bytes / 2**30:.1f} GiB are free")
     if layers == published:
         return spec
     return dataclasses.replace(spec, name=f"{spec.name} ({layers} of {published} layers)",

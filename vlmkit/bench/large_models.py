@@ -16,17 +16,14 @@ Taught in ``notebooks/11_large_models.ipynb``.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from transformers import Qwen3VLForConditionalGeneration
 
-from vlmkit.bench.bandwidth_scaling import HEADROOM_BYTES
+from vlmkit.bench.bandwidth_scaling import HEADROOM_BYTES, fitting_spec
 from vlmkit.bench.decode_ladder import weight_bytes_per_token
 from vlmkit.bench.query import QuerySetup, ask_fixed_length, query_seconds, standard_image, standard_query
 from vlmkit.bench.roofline import Ceilings, device_ceilings
@@ -40,7 +37,7 @@ from vlmkit.measure.records import Measurement, ResultsStore
 from vlmkit.measure.speedup import Speedup
 from vlmkit.models.architectures import QWEN3_VL_72B_SHAPE, QWEN3_VL_TINY_WIDE, REGISTRY, ArchitectureSpec
 from vlmkit.models.loading import build_on_device
-from vlmkit.models.precisions import PRECISIONS, Precision, get_precision
+from vlmkit.models.precisions import PRECISIONS, get_precision
 from vlmkit.runtime.inference import VLMInference
 
 #: The seed's sentence this module measures.
@@ -52,13 +49,6 @@ LARGE_SHAPES: dict[str, ArchitectureSpec] = {s.name: s for s in (QWEN3_VL_72B_SH
 #: The precisions a large model can be drawn in: BF16 and those quantized from BF16 in place.
 LARGE_PRECISIONS: tuple[str, ...] = tuple(p for p, prec in PRECISIONS.items()
                                           if p == "bf16" or (prec.is_quantized and prec.dtype == torch.bfloat16))
-
-#: Bytes a 4-bit or 8-bit Linear weight may store per weight beyond its bits (bitsandbytes' float32 absmax per 64
-#: weights is the largest), and a margin for each layer's code tables and offsets: the layer count is chosen with
-#: this bound, the bytes themselves are measured.
-CONSTANTS_PER_WEIGHT = 4 / 64
-CONSTANTS_MARGIN = 1.01
-
 
 @dataclass(frozen=True)
 class LargeModelSettings:
@@ -126,44 +116,6 @@ def large_model_settings(notebook: str = "11_large_models", device: str = "auto"
     print("measuring the device's copy bandwidth and matmul peak ...")
     return LargeModelSettings(dev, REGISTRY[small_name], LARGE_SHAPES[large_name], chosen, rounds,
                               standard_query(dev.type), device_ceilings(dev), store)
-
-
-def _layer_parts(spec: ArchitectureSpec) -> tuple[int, int, int]:
-    """One decoder layer's Linear weights (count) and its other BF16 bytes, and every byte outside the layers."""
-    with torch.device("meta"):
-        model = Qwen3VLForConditionalGeneration._from_config(spec.config(), dtype=torch.bfloat16)
-    layer = model.model.language_model.layers[0]
-    linear = sum(m.weight.numel() for m in layer.modules() if isinstance(m, torch.nn.Linear))
-    other = sum(p.numel() * p.element_size() for p in layer.parameters()) - 2 * linear
-    rest = sum(p.numel() * p.element_size() for p in model.parameters())
-    return linear, other, rest - (2 * linear + other) * spec.text["num_hidden_layers"]
-
-
-def bytes_bound(spec: ArchitectureSpec, prec: Precision) -> tuple[int, int]:
-    """An upper bound of the bytes one decoder layer and everything else take in ``prec``: its bits per Linear
-    weight plus :data:`CONSTANTS_PER_WEIGHT` (and :data:`CONSTANTS_MARGIN`), the rest in BF16. Taught in ``notebooks/11_large_models.ipynb``."""
-    linear, other, rest = _layer_parts(spec)
-    per_weight = 2.0 if not prec.is_quantized else prec.bits / 8 + CONSTANTS_PER_WEIGHT
-    return int(linear * per_weight * (CONSTANTS_MARGIN if prec.is_quantized else 1)) + other, rest
-
-
-def shared_spec(spec: ArchitectureSpec, precisions: Sequence[str], free_bytes: int,
-                headroom: int = HEADROOM_BYTES) -> ArchitectureSpec:
-    """``spec`` with as many decoder layers as one model in each of ``precisions`` hold together in ``free_bytes``
-    besides ``headroom`` (all of them when they fit; the name says how many were kept). Raises ``ValueError`` when
-    not even one layer fits. Taught in ``notebooks/11_large_models.ipynb``.
-    """
-    bounds = [bytes_bound(spec, get_precision(p)) for p in precisions]
-    per_layer, rest = sum(b[0] for b in bounds), sum(b[1] for b in bounds)
-    published = spec.text["num_hidden_layers"]
-    layers = min(published, int((free_bytes - headroom - rest) // per_layer))
-    if layers < 1:
-        raise ValueError(f"{spec.name} in {', '.join(precisions)} needs {(rest + per_layer + headroom) / 2**30:.1f} "
-                         f"GiB for even one decoder layer each; {free_bytes / 2**30:.1f} GiB are free")
-    if layers == published:
-        return spec
-    return dataclasses.replace(spec, name=f"{spec.name} ({layers} of {published} layers)",
-                               text={**spec.text, "num_hidden_layers": layers})
 
 
 @dataclass(frozen=True)
@@ -258,7 +210,7 @@ def _claim_text(model: str, runs: dict[str, LargePrecisionRun], paired: dict[str
 
 def measure_large_quantized(settings: LargeModelSettings) -> LargeQuantized:
     """Draw the large model in every precision of ``settings`` (the quantized ones first: each briefly holds its
-    BF16 weights), all with the layers they hold together (:func:`shared_spec`; after an out-of-memory error,
+    BF16 weights), all with the layers they hold together (:func:`vlmkit.bench.bandwidth_scaling.fitting_spec`; after an out-of-memory error,
     fewer, said so), time the standard query on all of them in interleaved rounds (:data:`MIN_WARMUPS` warm-ups
     each), profile one query each on CUDA, judge the claim and record it all.
 
@@ -269,7 +221,7 @@ def measure_large_quantized(settings: LargeModelSettings) -> LargeQuantized:
     published = spec.text["num_hidden_layers"]
     vlms: dict[str, VLMInference] = {}
     for headroom in (HEADROOM_BYTES, 4 * HEADROOM_BYTES):
-        fitted = shared_spec(spec, order, available_bytes(dev), headroom)
+        fitted = fitting_spec(spec, available_bytes(dev), headroom, order)
         try:
             for p in progress(order, desc=f"drawing {fitted.name}"):
                 vlms[p] = VLMInference.from_loaded(build_on_device(fitted, dev, precision=p))

@@ -62,7 +62,9 @@ def _bitsandbytes_layer(linear: nn.Linear, prec: Precision) -> nn.Module:
         layer = bnb.nn.Linear8bitLt(linear.in_features, linear.out_features, bias=bias,
                                     has_fp16_weights=config.llm_int8_has_fp16_weight,
                                     threshold=config.llm_int8_threshold, device="meta")
-        layer.weight = bnb.nn.Int8Params(data, requires_grad=False,
+        # Int8Params quantizes when it moves from the CPU to a device (bitsandbytes 0.50), so the weight goes through
+        # host memory, one layer at a time, as in transformers' own loading; on a CPU this copies nothing
+        layer.weight = bnb.nn.Int8Params(data.cpu(), requires_grad=False,
                                          has_fp16_weights=config.llm_int8_has_fp16_weight).to(device)
     else:
         layer = bnb.nn.Linear4bit(linear.in_features, linear.out_features, bias=bias,
