@@ -98,10 +98,11 @@ def quantize_in_place(model: nn.Module, prec: Precision) -> str:
         config = int4_weight_config(device.type, prec.group_size, prec.int4_packing)
         quantize_(model, config, filter_fn=lambda module, name: is_replaced(prec, name, module, kept))
         return int4_kernel(device, prec.group_size, prec.int4_packing)
-    replaced = [(name, module) for name, module in model.named_modules() if is_replaced(prec, name, module, kept)]
-    for name, module in replaced:
+    names = [name for name, module in model.named_modules() if is_replaced(prec, name, module, kept)]
+    for name in names:  # by name, so that each 16-bit weight is freed as soon as its layer is replaced
         parent_name, _, child = name.rpartition(".")
-        setattr(model.get_submodule(parent_name), child, _bitsandbytes_layer(module, prec))
+        parent = model.get_submodule(parent_name)
+        setattr(parent, child, _bitsandbytes_layer(getattr(parent, child), prec))
     if device.type == "cuda":
         torch.cuda.empty_cache()  # the 16-bit weights just dropped: give their blocks back for the next model
     return bitsandbytes_backend(device)
