@@ -375,7 +375,7 @@ def test_the_evidence_says_how_each_answer_is_known():
 
 
 def _settings(tmp_path, model: str = "qwen3-vl-tiny", cards: list[float] | None = None) -> DecisionSettings:
-    return DecisionSettings(torch.device("cpu"), model, ["bf16"], cards or [8.0, 24.0], [64], [1], 8, None, None,
+    return DecisionSettings(torch.device("cpu"), model, ["bf16"], cards or [8.0, 24.0], [64], [1], 8, None,
                             ResultsStore("08_decision", tmp_path), None)
 
 
