@@ -15,10 +15,8 @@ PYTHON ?= python3
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# --no-compile: Python compiles what is imported on first use instead of every module of torch up front
-	# (about 20 s less of the install on 2 cores; CI's 10 minutes include it)
-	$(PY) -m pip install --quiet --no-compile -c constraints.txt torch torchvision
-	$(PY) -m pip install --quiet --no-compile -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt torch torchvision
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	$(PY) -m vlmkit.book.lab --setup-only   # the "Python (vlmkit)" kernel, and the nbstripout git filter for notebooks/
 	touch $@
 
